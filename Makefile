@@ -1,0 +1,48 @@
+# tongban — every developer and CI task goes through these targets.
+# Only Python 3.11+, pip and make are assumed; everything else is installed here.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEMO_DIR ?= .demo
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test check lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tongban needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install tongban with its development tools
+
+demo: setup ## Start a county centre, a township and a community node with demo data
+	$(BIN)/tongban demo --data $(DEMO_DIR)
+
+test: setup ## Run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: setup ## ruff, ruff format --check, mypy and the import contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+check: lint test ## Everything a commit must pass: lint, types, import contracts, tests
+
+format: setup ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup ## Run the benchmarks and write bench/results.md
+	$(BIN)/python -m tests.bench
+
+clean: ## Remove the virtualenv, caches and demo data
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

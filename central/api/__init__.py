@@ -1,0 +1,1 @@
+"""County HTTP layer: routes, pages and the JSON API; handlers stay thin."""

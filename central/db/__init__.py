@@ -1,0 +1,1 @@
+"""County storage: the only package that imports Piccolo."""

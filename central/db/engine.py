@@ -1,0 +1,73 @@
+"""Database engine for the county centre: SQLite by default, PostgreSQL when configured.
+
+Tables are bound to the engine at start-up rather than through a global ``piccolo_conf``, so
+tests and several instances in one process can each use their own database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+from central.db.tables import ALL_TABLES
+
+
+@dataclass(frozen=True)
+class DatabaseState:
+    """What ``/healthz`` reports about the database."""
+
+    backend: str
+    ok: bool
+    detail: str
+
+
+def make_engine(database_url: str | None, sqlite_path: Path) -> Engine:  # type: ignore[type-arg]
+    """Engine for a PostgreSQL URL, or for the SQLite file when no URL is given."""
+    if database_url:
+        # No extensions: the county role need not be allowed to CREATE EXTENSION.
+        return PostgresEngine(config={"dsn": database_url}, extensions=())
+    sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteEngine(path=str(sqlite_path))
+
+
+def backend_name(engine: Engine) -> str:  # type: ignore[type-arg]
+    """``postgresql`` or ``sqlite``."""
+    return "postgresql" if isinstance(engine, PostgresEngine) else "sqlite"
+
+
+def bind_tables(engine: Engine) -> None:  # type: ignore[type-arg]
+    """Point every table at this engine."""
+    for table in ALL_TABLES:
+        table._meta.db = engine
+
+
+async def open_database(engine: Engine) -> None:  # type: ignore[type-arg]
+    """Start pools, set SQLite pragmas and create missing tables."""
+    bind_tables(engine)
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool()
+    else:
+        # WAL lets readers proceed while the single writer commits.
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+    for table in ALL_TABLES:
+        await table.create_table(if_not_exists=True).run()  # type: ignore[no-untyped-call]
+
+
+async def close_database(engine: Engine) -> None:  # type: ignore[type-arg]
+    """Release pooled connections."""
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+async def database_state(engine: Engine) -> DatabaseState:  # type: ignore[type-arg]
+    """Probe the database with a trivial query; never raises."""
+    backend = backend_name(engine)
+    try:
+        rows = await engine.run_ddl("SELECT 1 AS ok")
+    except Exception as exc:  # noqa: BLE001 - health must report, not crash
+        return DatabaseState(backend=backend, ok=False, detail=type(exc).__name__)
+    return DatabaseState(backend=backend, ok=bool(rows), detail="ok")

@@ -1,0 +1,1 @@
+"""County business rules; no web framework here."""

@@ -1,0 +1,1 @@
+"""Township and community service node: works with its parent unreachable for days."""

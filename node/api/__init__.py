@@ -1,0 +1,1 @@
+"""Node HTTP layer: clerk pages, kiosk pages and the JSON API; handlers stay thin."""

@@ -1,0 +1,1 @@
+"""Node business rules; no web framework here."""

@@ -1,0 +1,1 @@
+"""Node storage: the only package that imports sqlite_utils."""

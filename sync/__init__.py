@@ -1,0 +1,1 @@
+"""Replication between tiers: envelopes, verification, the batch protocol, key files."""

@@ -1,0 +1,155 @@
+"""``make demo``: a county centre, a township node and a community node on this machine.
+
+Each tier runs as its own process on embedded SQLite, exactly as it would on its own
+machine; only the data folders sit side by side. Ctrl-C stops all three.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import httpx
+
+STARTUP_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class DemoNode:
+    """One demo node and how it is initialised."""
+
+    folder: str
+    node_id: str
+    name: str
+    tier: str
+    code: str
+    port_offset: int
+    parent_offset: int
+
+
+TOWNSHIP = DemoNode("township", "zhen-shifan", "示范镇便民服务中心", "township", "SFZ", 10, 0)
+COMMUNITY = DemoNode("community", "she-dongcun", "东村社区便民服务站", "community", "DCS", 20, 10)
+
+
+def run_demo(data: Path, port: int) -> int:
+    """Set up (first run only) and start the three tiers; block until Ctrl-C."""
+    data = data.resolve()
+    # A plain `kill` must stop the children too, so SIGTERM takes the same exit path as Ctrl-C.
+    signal.signal(signal.SIGTERM, _stop)
+    catalog_file = Path(str(files("tongban") / "demo_catalog.json"))
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        central_dir = data / "central"
+        if not (central_dir / "central.sqlite").exists():
+            _tongban("central", "init", "--data", str(central_dir))
+        _tongban(
+            "central",
+            "import-catalog",
+            str(catalog_file),
+            "--by",
+            "demo",
+            "--data",
+            str(central_dir),
+        )
+        processes.append(_serve("central", central_dir, port))
+        _wait_healthy(port, "县中心")
+        for node in (TOWNSHIP, COMMUNITY):
+            folder = data / node.folder
+            parent = f"http://127.0.0.1:{port + node.parent_offset}"
+            if (folder / "node.json").exists():
+                _tongban("node", "pull-catalog", "--data", str(folder))
+            else:
+                _tongban(
+                    "node",
+                    "init",
+                    "--data",
+                    str(folder),
+                    "--tier",
+                    node.tier,
+                    "--name",
+                    node.name,
+                    "--parent",
+                    parent,
+                    "--node-id",
+                    node.node_id,
+                    "--code",
+                    node.code,
+                )
+            processes.append(_serve("node", folder, port + node.port_offset))
+            _wait_healthy(port + node.port_offset, node.name)
+        _announce(data, port)
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        print("有一个服务已退出，正在停止其余服务。", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\n正在停止……")
+        return 0
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _tongban(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "tongban", *args], check=True)
+
+
+def _serve(kind: str, folder: Path, port: int) -> subprocess.Popen[bytes]:
+    # A session of their own keeps the terminal's Ctrl-C from reaching the children, so that
+    # the demo stops them itself, in order.
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tongban",
+            kind,
+            "serve",
+            "--data",
+            str(folder),
+            "--port",
+            str(port),
+        ],
+        start_new_session=True,
+    )
+
+
+def _wait_healthy(port: int, label: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    url = f"http://127.0.0.1:{port}/healthz"
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(
+        f"{label} 未能在 {STARTUP_TIMEOUT_SECONDS:.0f} 秒内启动（端口 {port} 是否被占用？）"
+    )
+
+
+def _announce(data: Path, port: int) -> None:
+    print()
+    print("通办演示已启动（按 Ctrl-C 全部停止）：")
+    print(f"  县政务服务中心      http://127.0.0.1:{port}/")
+    print(f"  示范镇便民服务中心  http://127.0.0.1:{port + TOWNSHIP.port_offset}/")
+    print(f"  东村社区便民服务站  http://127.0.0.1:{port + COMMUNITY.port_offset}/")
+    print(f"  接口文档            http://127.0.0.1:{port}/schema")
+    print(f"  数据目录            {data}")
+    print("  账号：本版本只有公开的办事指南页面，尚无需登录的功能。")
+    print()

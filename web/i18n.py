@@ -1,0 +1,88 @@
+"""Interface language: Chinese first, English available.
+
+The language comes from ``?lang=`` (remembered in a cookie) or the cookie; without either the
+page is Chinese, whatever the browser says, because hall PCs are often set up in English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Request
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+LANG_COOKIE = "tongban_lang"
+
+_MESSAGES: dict[str, dict[str, str]] = {
+    "app.name": {"zh": "通办", "en": "Tongban"},
+    "tier.county": {"zh": "县级", "en": "County"},
+    "tier.township": {"zh": "乡镇（街道）级", "en": "Township"},
+    "tier.community": {"zh": "村（社区）级", "en": "Community"},
+    "guide.title": {"zh": "办事指南", "en": "Service guide"},
+    "guide.intro": {
+        "zh": "以下事项可在本服务点办理或代为受理。"
+        "点击事项查看受理条件、所需材料、办理时限和收费。",
+        "en": "Items you can apply for here, or that this point receives on behalf of the "
+        "deciding office. Open an item for its conditions, materials, time limits and fees.",
+    },
+    "guide.empty": {
+        "zh": "尚未收到事项目录。请联系上级中心同步目录。",
+        "en": "No catalog has been received yet. Ask the parent centre to sync the catalog.",
+    },
+    "guide.search": {"zh": "搜索事项", "en": "Search items"},
+    "guide.catalog_version": {"zh": "目录版本", "en": "Catalog version"},
+    "item.type": {"zh": "事项类型", "en": "Item type"},
+    "item.project_type": {"zh": "办件类型", "en": "Case type"},
+    "item.promised": {"zh": "承诺时限", "en": "Promised limit"},
+    "item.statutory": {"zh": "法定时限", "en": "Statutory limit"},
+    "item.none": {"zh": "无", "en": "none"},
+    "item.on_the_spot": {"zh": "当场办结", "en": "on the spot"},
+    "item.handled_here": {"zh": "本点办理", "en": "decided here"},
+    "item.forwarded": {"zh": "本点受理，转上级办理", "en": "received here, decided above"},
+    "item.materials": {"zh": "申请材料", "en": "Materials"},
+    "item.conditions": {"zh": "受理条件", "en": "Conditions"},
+    "item.legal_basis": {"zh": "设定依据", "en": "Legal basis"},
+    "item.fee": {"zh": "收费", "en": "Fees"},
+    "item.free": {"zh": "不收费", "en": "free of charge"},
+    "item.place": {"zh": "办理地点", "en": "Where"},
+    "item.deferrable": {"zh": "可容缺", "en": "may follow later"},
+    "item.required": {"zh": "必需", "en": "required"},
+    "item.optional": {"zh": "非必需", "en": "optional"},
+    "health.parent": {"zh": "上级中心", "en": "Parent centre"},
+    "error.back": {"zh": "返回首页", "en": "Back to the home page"},
+    "lang.switch": {"zh": "English", "en": "中文"},
+    "footer.note": {
+        "zh": "通办 — 县乡村三级政务服务网络",
+        "en": "Tongban — county, township and community service network",
+    },
+}
+
+
+def language_of(request: Request[Any, Any, Any]) -> str:
+    """The language a page should use for this request."""
+    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    return asked if asked in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    """A lookup function for templates; an unknown key shows itself so gaps are visible."""
+
+    def t(key: str) -> str:
+        entry = _MESSAGES.get(key)
+        if entry is None:
+            return key
+        return entry.get(lang) or entry[DEFAULT_LANGUAGE]
+
+    return t
+
+
+def message_keys() -> frozenset[str]:
+    """Every key the catalog knows (tests check both languages are complete)."""
+    return frozenset(_MESSAGES)
+
+
+def message(key: str, lang: str) -> str:
+    """One message in one language."""
+    return translator(lang)(key)
