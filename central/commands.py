@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from central.db.catalog_store import CatalogStore
 from central.db.engine import close_database, make_engine, open_database
-from central.services.catalog import CatalogService, CurrentCatalog
+from central.db.registry_store import RegistryStore
+from central.db.sync_store import PiccoloSyncStore
+from central.services.registry import IssuedToken, RegistryService
+from central.services.releases import CurrentRelease, ReleaseService
+from central.services.replication import county_replica
 from central.settings import CentralSettings
 from shared.catalog import decode_catalog
+from shared.delegation import Tier
 from shared.errors import NotFoundError
+from shared.registry import NodeRecord, NodeStatus
 from shared.signing import SigningKey
 from sync.keys import ensure_private_key
+from sync.replica import ProjectionReport, Replica
 
 
 def county_key_path(settings: CentralSettings) -> Path:
@@ -20,18 +30,46 @@ def county_key_path(settings: CentralSettings) -> Path:
     return settings.data_dir / "keys" / "county.key"
 
 
-async def init_central(settings: CentralSettings) -> SigningKey:
-    """Create the data folder, the database tables and the county key if missing."""
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class County:
+    """The county's services over an opened database, for one command."""
+
+    key: SigningKey
+    releases: ReleaseService
+    registry: RegistryService
+    replica: Replica
+
+
+@asynccontextmanager
+async def opened(settings: CentralSettings) -> AsyncIterator[County]:
+    """Open the database (creating tables, key and the county's own registry entry)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = ensure_private_key(county_key_path(settings))
     engine = make_engine(settings.database_url, settings.sqlite_path)
     await open_database(engine)
-    await close_database(engine)
-    return key
+    try:
+        releases = ReleaseService(CatalogStore(), RegistryStore(), lambda: key, _now)
+        await releases.load()
+        registry = RegistryService(RegistryStore(), releases, lambda: key, _now)
+        await registry.ensure_county(settings.site_name, settings.county_code)
+        replica = county_replica(PiccoloSyncStore(engine), releases, lambda: key, _now)
+        yield County(key, releases, registry, replica)
+    finally:
+        await close_database(engine)
 
 
-async def import_catalog(settings: CentralSettings, path: Path, *, by: str) -> CurrentCatalog:
-    """Publish the catalog in a JSON file as the next release (no-op if unchanged).
+async def init_central(settings: CentralSettings) -> SigningKey:
+    """Create the data folder, tables, county key and the county's registry entry."""
+    async with opened(settings) as county:
+        return county.key
+
+
+async def import_catalog(settings: CentralSettings, path: Path, *, by: str) -> CurrentRelease:
+    """Publish the catalog in a JSON file in the next release (no-op if nothing changed).
 
     Raises:
         NotFoundError: the file does not exist.
@@ -42,10 +80,37 @@ async def import_catalog(settings: CentralSettings, path: Path, *, by: str) -> C
     except FileNotFoundError as exc:
         raise NotFoundError(f"找不到目录文件：{path}") from exc
     catalog = decode_catalog(body)
-    engine = make_engine(settings.database_url, settings.sqlite_path)
-    await open_database(engine)
-    try:
-        service = CatalogService(CatalogStore(), lambda: datetime.now(UTC))
-        return await service.publish(catalog, by=by)
-    finally:
-        await close_database(engine)
+    async with opened(settings) as county:
+        return await county.releases.publish(by=by, catalog=catalog)
+
+
+async def issue_token(
+    settings: CentralSettings,
+    *,
+    node_id: str,
+    name: str,
+    tier: Tier,
+    parent: str,
+    short_code: str,
+    hours: int,
+    by: str,
+) -> IssuedToken:
+    """Enter a node in the registry and issue its one-time enrollment token."""
+    record = NodeRecord(node_id=node_id, name=name, tier=tier, parent=parent, short_code=short_code)
+    async with opened(settings) as county:
+        return await county.registry.issue_token(record, by=by, hours=hours)
+
+
+async def set_node_status(
+    settings: CentralSettings, node_id: str, status: NodeStatus, *, reason: str, by: str
+) -> CurrentRelease:
+    """Revoke, quarantine or reinstate a node; the new registry is published at once."""
+    async with opened(settings) as county:
+        return await county.registry.set_status(node_id, status, reason=reason, by=by)
+
+
+async def rebuild(settings: CentralSettings) -> ProjectionReport:
+    """Drop every materialized case table row and rebuild them from the envelope log."""
+    async with opened(settings) as county:
+        await county.replica.store.reset_projection()
+        return await county.replica.project()

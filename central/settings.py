@@ -24,6 +24,8 @@ class CentralSettings:
     """``redis://…`` for the Huey queue in production; unset means SQLite in ``data_dir``."""
     site_name: str = "示范县政务服务中心"
     """Name shown on every page and printed on notices."""
+    county_code: str = "XZX"
+    """The county centre's short code in the node registry and on its receipt numbers."""
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     debug: bool = False
@@ -53,6 +55,7 @@ class CentralSettings:
             "database_url": env.get("CENTRAL_DATABASE_URL") or None,
             "redis_url": env.get("CENTRAL_REDIS_URL") or None,
             "site_name": env.get("CENTRAL_SITE_NAME", cls.site_name),
+            "county_code": env.get("CENTRAL_COUNTY_CODE", cls.county_code),
             "host": env.get("CENTRAL_HOST", cls.host),
             "port": _port(env.get("CENTRAL_PORT", str(DEFAULT_PORT)), "CENTRAL_PORT"),
             "debug": env.get("CENTRAL_DEBUG", "") in {"1", "true", "yes"},

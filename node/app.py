@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import httpx
 from litestar import Litestar
 
 from node.api.catalog import current_release
+from node.api.enroll import enroll
 from node.api.guide import get_item, home, item_page, list_items
 from node.api.health import healthz
 from node.identity import read_identity
 from node.services.catalog import NodeCatalogService
+from node.services.enrollment import EnrollmentRelay
+from node.services.replication import NodeReplication
 from node.services.status import NodeStatusService, Prober
 from node.settings import NodeSettings
 from node.storage.catalog_store import NodeCatalogStore
 from node.storage.database import NodeDatabase
+from node.storage.sync_store import NodeSyncStore
+from sync.keys import load_private_key
 from sync.parent import probe_parent
 from web.frame import service_app
+from web.sync_endpoint import sync_endpoint
 
 
 def _utc_now() -> datetime:
@@ -30,6 +39,7 @@ def create_app(
     *,
     clock: Callable[[], datetime] = _utc_now,
     prober: Prober = probe_parent,
+    parent_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Litestar:
     """Build the node app for an initialised data folder.
 
@@ -37,22 +47,55 @@ def create_app(
         NotFoundError: the data folder has not been initialised with ``tongban node init``.
     """
     identity = read_identity(settings.config_path)
+    key = load_private_key(settings.key_path)
     database = NodeDatabase(settings.database_path)
     catalog = NodeCatalogService(NodeCatalogStore(database), identity, clock)
-    status = NodeStatusService(identity, database.ping, catalog, clock, prober)
+    replication = NodeReplication(
+        NodeSyncStore(database), identity, key, catalog, clock, client_transport=parent_transport
+    )
+    status = NodeStatusService(
+        identity,
+        database.ping,
+        catalog,
+        clock=clock,
+        sync_status=lambda: replication.status,
+        prober=prober,
+    )
+    relay = EnrollmentRelay(identity.parent_url, catalog, parent_transport)
 
     @asynccontextmanager
-    async def database_lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        loop_task = None
+        if settings.sync_interval > 0:
+            loop_task = asyncio.create_task(replication.run_forever(settings.sync_interval))
         try:
             yield
         finally:
+            if loop_task is not None:
+                loop_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop_task
             database.close()
 
     return service_app(
         site_name=identity.name,
         tier=identity.tier.value,
-        route_handlers=[healthz, home, item_page, list_items, get_item, current_release],
-        services={"catalog_service": catalog, "status_service": status},
-        lifespan=database_lifespan,
+        route_handlers=[
+            healthz,
+            home,
+            item_page,
+            list_items,
+            get_item,
+            current_release,
+            sync_endpoint,
+            enroll,
+        ],
+        services={
+            "catalog_service": catalog,
+            "status_service": status,
+            "sync_serve": replication.serve_child,
+            "enrollment_relay": relay,
+        },
+        lifespan=lifespan,
         debug=settings.debug,
     )

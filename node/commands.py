@@ -2,71 +2,106 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import httpx
+
 from node.identity import NodeIdentity, read_identity, write_identity
-from node.services.catalog import HeldCatalog, NodeCatalogService
+from node.services.catalog import NodeCatalogService
+from node.services.replication import NodeReplication
 from node.settings import NodeSettings
 from node.storage.catalog_store import NodeCatalogStore
 from node.storage.database import NodeDatabase
-from shared.delegation import Tier
-from shared.errors import InvalidError
-from sync.keys import ensure_private_key
-from sync.releases import fetch_release
+from node.storage.sync_store import NodeSyncStore
+from shared.errors import InvalidError, SignatureInvalidError
+from shared.signing import SigningKey, VerifyKey
+from shared.version import VERSION
+from sync.client import SyncReport
+from sync.enrollment import EnrollRequest, request_enrollment, split_token
+from sync.keys import ensure_private_key, load_private_key
+from sync.replica import ProjectionReport
 
 
-def init_node(
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def init_node(
     settings: NodeSettings,
     *,
-    node_id: str,
-    name: str,
-    tier: Tier,
-    short_code: str,
     parent_url: str,
+    token: str,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> NodeIdentity:
-    """Create the data folder, identity file, database and node key (0600).
+    """Generate this node's key, enroll it with the county through the parent, and set up.
+
+    The private key is created here and never leaves the data folder; only the public key
+    travels. The county key that answers must match the fingerprint inside the token.
 
     Raises:
-        InvalidError: the identity is invalid or the folder already holds a node.
+        InvalidError: the folder is already a node, or the token is malformed.
+        PlatformError: the county refused the enrollment (message says why).
+        UnavailableError: the parent cannot be reached; run the command again later.
+        SignatureInvalidError: the answering key is not the county's the token names.
     """
-    identity = NodeIdentity(
-        node_id=node_id,
-        name=name,
-        tier=tier,
-        short_code=short_code,
-        parent_url=parent_url,
-        created_at=datetime.now(UTC),
-    )
     if settings.config_path.exists():
         raise InvalidError(f"该数据目录已初始化为节点：{settings.data_dir}", code="node_exists")
+    _, fingerprint = split_token(token)
+    key = ensure_private_key(settings.key_path)
+    response = await request_enrollment(
+        parent_url,
+        EnrollRequest(token=token, public_key=key.public_key.to_text(), software_version=VERSION),
+        transport=transport,
+    )
+    county_key = VerifyKey.from_text(response.county_key)
+    if county_key.fingerprint().replace(":", "") != fingerprint:
+        raise SignatureInvalidError(
+            "应答的县级公钥与令牌中的指纹不一致，已中止注册。请确认上级地址是否正确。",
+            code="county_key_mismatch",
+        )
+    node = response.node
+    identity = NodeIdentity(
+        node_id=node.node_id,
+        name=node.name,
+        tier=node.tier,
+        short_code=node.short_code,
+        parent_url=parent_url,
+        county_key=county_key.to_text(),
+        created_at=_now(),
+    )
+    database = NodeDatabase(settings.database_path)
+    try:
+        releases = NodeCatalogService(NodeCatalogStore(database), identity, _now)
+        releases.install(response.release, source=parent_url)
+    finally:
+        database.close()
     write_identity(settings.config_path, identity)
-    ensure_private_key(settings.key_path)
-    NodeDatabase(settings.database_path).close()
     return identity
 
 
-async def pull_catalog(settings: NodeSettings) -> HeldCatalog | None:
-    """Fetch the parent's catalog release and install it if it is newer.
-
-    Returns:
-        The catalog now in force, or None when neither side has one.
-
-    Raises:
-        UnavailableError: the parent cannot be reached (the node keeps its current catalog).
-        ConflictError: the parent offers an older release than the node holds.
-    """
+@asynccontextmanager
+async def opened(settings: NodeSettings) -> AsyncIterator[NodeReplication]:
+    """The node's replication over its database, for one command."""
     identity = read_identity(settings.config_path)
+    key: SigningKey = load_private_key(settings.key_path)
     database = NodeDatabase(settings.database_path)
     try:
-        service = NodeCatalogService(
-            NodeCatalogStore(database), identity, lambda: datetime.now(UTC)
-        )
-        document = await fetch_release(identity.parent_url)
-        if document is None:
-            return service.current()
-        held = service.current()
-        if held is not None and held.version == document.version:
-            return held
-        return service.install_document(document, source=identity.parent_url)
+        releases = NodeCatalogService(NodeCatalogStore(database), identity, _now)
+        yield NodeReplication(NodeSyncStore(database), identity, key, releases, _now)
     finally:
         database.close()
+
+
+async def sync_once(settings: NodeSettings) -> SyncReport:
+    """Sync with the parent now."""
+    async with opened(settings) as replication:
+        return await replication.sync_now()
+
+
+async def rebuild(settings: NodeSettings) -> ProjectionReport:
+    """Drop the materialized case tables and rebuild them from the envelope log."""
+    async with opened(settings) as replication:
+        await replication.replica.store.reset_projection()
+        return await replication.replica.project()

@@ -17,7 +17,10 @@ _SHORT_CODE = re.compile(r"^[A-Z0-9]{2,8}$")
 
 
 class NodeIdentity(msgspec.Struct, frozen=True, kw_only=True):
-    """Written once at ``tongban node init``; never edited by the running node."""
+    """Written once at ``tongban node init``; never edited by the running node.
+
+    ``county_key`` is pinned at enrollment: every release is checked against it.
+    """
 
     format: int = IDENTITY_FORMAT
     node_id: str
@@ -25,6 +28,7 @@ class NodeIdentity(msgspec.Struct, frozen=True, kw_only=True):
     tier: Tier
     short_code: str
     parent_url: str
+    county_key: str
     created_at: datetime
 
     def problems(self) -> list[str]:

@@ -24,6 +24,8 @@ class NodeSettings:
     """Folder holding node.json, the SQLite database, the Huey queue and the node key (0600)."""
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    sync_interval: float = 60.0
+    """Seconds between syncs with the parent; 0 turns the background sync off."""
     debug: bool = False
 
     @property
@@ -58,6 +60,7 @@ class NodeSettings:
             "data_dir": Path(env.get("NODE_DATA_DIR", "data/node")),
             "host": env.get("NODE_HOST", cls.host),
             "port": int(port_text),
+            "sync_interval": float(env.get("NODE_SYNC_INTERVAL", "60")),
             "debug": env.get("NODE_DEBUG", "") in {"1", "true", "yes"},
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

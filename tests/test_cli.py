@@ -26,8 +26,17 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in out
     subcommands = {
         "calendar": ["due", "between", "show"],
-        "central": ["init", "import-catalog", "serve"],
-        "node": ["init", "pull-catalog", "serve"],
+        "central": [
+            "init",
+            "import-catalog",
+            "enroll-token",
+            "revoke",
+            "quarantine",
+            "reinstate",
+            "rebuild",
+            "serve",
+        ],
+        "node": ["init", "sync", "rebuild", "serve"],
     }
     for command, names in subcommands.items():
         with pytest.raises(SystemExit):
@@ -119,7 +128,7 @@ def test_central_import_lists_every_problem_of_a_bad_catalog(
     good = tmp_path / "good.json"
     good.write_bytes(demo_catalog_bytes)
     code, out, _ = run(capsys, "central", "import-catalog", str(good), "--data", str(data))
-    assert code == 0 and out.startswith("目录版本 1：")
+    assert code == 0 and out.startswith("发布版本 1：")
 
 
 def test_parser_builds_without_importing_the_services() -> None:

@@ -61,6 +61,26 @@ def _add_central(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     imp.add_argument("--by", default="admin", help="发布人（记入发布记录）")
     imp.set_defaults(handler=_central_import)
 
+    token = with_data(sub.add_parser("enroll-token", help="登记新节点并签发一次性注册令牌"))
+    token.add_argument("--node-id", required=True, help="节点标识，小写字母、数字、连字符")
+    token.add_argument("--name", required=True, help="服务点名称，如 示范镇便民服务中心")
+    token.add_argument("--tier", required=True, choices=[Tier.TOWNSHIP.value, Tier.COMMUNITY.value])
+    token.add_argument("--parent", required=True, help="上级节点标识（乡镇的上级为 county）")
+    token.add_argument("--code", required=True, help="节点简码，2–8 位大写字母或数字，用于受理编号")
+    token.add_argument("--hours", type=int, default=72, help="令牌有效小时数（默认 72）")
+    token.add_argument("--by", default="admin")
+    token.set_defaults(handler=_central_token)
+
+    for verb, label in (("revoke", "吊销"), ("quarantine", "隔离"), ("reinstate", "恢复")):
+        status = with_data(sub.add_parser(verb, help=f"{label}节点（随新发布下达各级）"))
+        status.add_argument("node_id")
+        status.add_argument("--reason", required=True)
+        status.add_argument("--by", default="admin")
+        status.set_defaults(handler=_central_status, verb=verb)
+
+    rebuild = with_data(sub.add_parser("rebuild", help="由信封日志重建办件物化表"))
+    rebuild.set_defaults(handler=_central_rebuild)
+
     serve = with_data(sub.add_parser("serve", help="运行县中心网站与接口"))
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
@@ -76,30 +96,22 @@ def _add_node(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         return p
 
     init = with_data(
-        sub.add_parser("init", help="初始化节点：身份文件、数据库、节点密钥，并从上级获取目录")
+        sub.add_parser("init", help="初始化节点：生成本机密钥，凭县中心令牌注册，取得发布")
     )
-    init.add_argument("--tier", required=True, choices=[Tier.TOWNSHIP.value, Tier.COMMUNITY.value])
-    init.add_argument("--name", required=True, help="服务点名称，如 示范镇便民服务中心")
     init.add_argument("--parent", required=True, help="上级地址，如 http://county.example:8700")
-    init.add_argument("--node-id", required=True, help="节点标识，小写字母、数字、连字符")
-    init.add_argument("--code", required=True, help="节点简码，2–8 位大写字母或数字，用于受理编号")
+    init.add_argument("--token", required=True, help="县中心签发的一次性注册令牌")
     init.set_defaults(handler=_node_init)
 
-    pull = with_data(sub.add_parser("pull-catalog", help="从上级获取最新事项目录"))
-    pull.set_defaults(handler=_node_pull)
+    sync = with_data(sub.add_parser("sync", help="立即与上级同步一次"))
+    sync.set_defaults(handler=_node_sync)
+
+    rebuild = with_data(sub.add_parser("rebuild", help="由信封日志重建办件物化表"))
+    rebuild.set_defaults(handler=_node_rebuild)
 
     serve = with_data(sub.add_parser("serve", help="运行节点网站与接口"))
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(handler=_node_serve)
-
-
-def _central_settings(args: argparse.Namespace) -> object:
-    from central.settings import CentralSettings
-
-    return CentralSettings.from_env(
-        data_dir=args.data, host=getattr(args, "host", None), port=getattr(args, "port", None)
-    )
 
 
 def _central_init(args: argparse.Namespace) -> int:
@@ -120,9 +132,63 @@ def _central_import(args: argparse.Namespace) -> int:
     settings = CentralSettings.from_env(data_dir=args.data)
     current = asyncio.run(import_catalog(settings, args.file, by=args.by))
     print(
-        f"目录版本 {current.version}：{len(current.catalog.items)} 个事项，"
+        f"发布版本 {current.version}：{len(current.catalog.items)} 个事项，"
         f"摘要 {current.content_hash[:16]}…"
     )
+    return 0
+
+
+def _central_token(args: argparse.Namespace) -> int:
+    from central.commands import issue_token
+    from central.settings import CentralSettings
+
+    issued = asyncio.run(
+        issue_token(
+            CentralSettings.from_env(data_dir=args.data),
+            node_id=args.node_id,
+            name=args.name,
+            tier=Tier(args.tier),
+            parent=args.parent,
+            short_code=args.code,
+            hours=args.hours,
+            by=args.by,
+        )
+    )
+    print(issued.token)
+    until = f"{issued.expires_at:%Y-%m-%d %H:%M} UTC"
+    print(f"节点 {issued.node_id} 的注册令牌，{until} 前有效，仅可使用一次。", file=sys.stderr)
+    return 0
+
+
+def _central_status(args: argparse.Namespace) -> int:
+    from central.commands import set_node_status
+    from central.settings import CentralSettings
+    from shared.registry import NodeStatus
+
+    status = {
+        "revoke": NodeStatus.REVOKED,
+        "quarantine": NodeStatus.QUARANTINED,
+        "reinstate": NodeStatus.ACTIVE,
+    }[args.verb]
+    release = asyncio.run(
+        set_node_status(
+            CentralSettings.from_env(data_dir=args.data),
+            args.node_id,
+            status,
+            reason=args.reason,
+            by=args.by,
+        )
+    )
+    print(f"节点 {args.node_id} 状态已改为“{status.label}”，已发布版本 {release.version}。")
+    return 0
+
+
+def _central_rebuild(args: argparse.Namespace) -> int:
+    from central.commands import rebuild
+    from central.settings import CentralSettings
+
+    report = asyncio.run(rebuild(CentralSettings.from_env(data_dir=args.data)))
+    print(f"已由 {report.entries} 条记录重建 {report.cases} 个办件。")
     return 0
 
 
@@ -139,42 +205,37 @@ def _central_serve(args: argparse.Namespace) -> int:
 
 
 def _node_init(args: argparse.Namespace) -> int:
-    from node.commands import init_node, pull_catalog
+    from node.commands import init_node
     from node.settings import NodeSettings
 
     settings = NodeSettings.from_env(data_dir=args.data)
-    identity = init_node(
-        settings,
-        node_id=args.node_id,
-        name=args.name,
-        tier=Tier(args.tier),
-        short_code=args.code,
-        parent_url=args.parent,
-    )
+    identity = asyncio.run(init_node(settings, parent_url=args.parent, token=args.token))
     label = f"{identity.name}（{identity.node_id}，{identity.tier.label}）"
-    print(f"节点 {label} 已初始化：{settings.data_dir}")
-    try:
-        held = asyncio.run(pull_catalog(settings))
-    except PlatformError as exc:
-        print(f"暂未获取事项目录：{exc.message}。上级可达后运行 tongban node pull-catalog。")
-        return 0
-    _report_catalog(held)
+    print(f"节点 {label} 已注册并初始化：{settings.data_dir}")
     return 0
 
 
-def _node_pull(args: argparse.Namespace) -> int:
-    from node.commands import pull_catalog
+def _node_sync(args: argparse.Namespace) -> int:
+    from node.commands import sync_once
     from node.settings import NodeSettings
 
-    _report_catalog(asyncio.run(pull_catalog(NodeSettings.from_env(data_dir=args.data))))
+    report = asyncio.run(sync_once(NodeSettings.from_env(data_dir=args.data)))
+    print(
+        f"同步完成：上报 {report.pushed} 条（接收 {report.accepted}，重复 {report.duplicates}，"
+        f"暂存 {report.held}，拒收 {len(report.rejected)}），下载 {report.pulled} 条。"
+    )
+    for result in report.rejected:
+        print(f"  拒收 {result.origin}#{result.seq}：{result.detail}", file=sys.stderr)
     return 0
 
 
-def _report_catalog(held: object) -> None:
-    if held is None:
-        print("上级尚未发布事项目录。")
-    else:
-        print(f"事项目录版本 {getattr(held, 'version', '?')} 已就绪。")
+def _node_rebuild(args: argparse.Namespace) -> int:
+    from node.commands import rebuild
+    from node.settings import NodeSettings
+
+    report = asyncio.run(rebuild(NodeSettings.from_env(data_dir=args.data)))
+    print(f"已由 {report.entries} 条记录重建 {report.cases} 个办件。")
+    return 0
 
 
 def _node_serve(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ machine; only the data folders sit side by side. Ctrl-C stops all three.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -19,21 +20,30 @@ import httpx
 STARTUP_TIMEOUT_SECONDS = 30.0
 
 
+DEMO_SYNC_INTERVAL = "5"
+"""Seconds between syncs in the demo, so changes show up quickly (production default: 60)."""
+
+
 @dataclass(frozen=True)
 class DemoNode:
-    """One demo node and how it is initialised."""
+    """One demo node and how it is registered."""
 
     folder: str
     node_id: str
     name: str
     tier: str
+    parent_id: str
     code: str
     port_offset: int
     parent_offset: int
 
 
-TOWNSHIP = DemoNode("township", "zhen-shifan", "示范镇便民服务中心", "township", "SFZ", 10, 0)
-COMMUNITY = DemoNode("community", "she-dongcun", "东村社区便民服务站", "community", "DCS", 20, 10)
+TOWNSHIP = DemoNode(
+    "township", "zhen-shifan", "示范镇便民服务中心", "township", "county", "SFZ", 10, 0
+)
+COMMUNITY = DemoNode(
+    "community", "she-dongcun", "东村社区便民服务站", "community", "zhen-shifan", "DCS", 20, 10
+)
 
 
 def run_demo(data: Path, port: int) -> int:
@@ -60,25 +70,28 @@ def run_demo(data: Path, port: int) -> int:
         _wait_healthy(port, "县中心")
         for node in (TOWNSHIP, COMMUNITY):
             folder = data / node.folder
-            parent = f"http://127.0.0.1:{port + node.parent_offset}"
-            if (folder / "node.json").exists():
-                _tongban("node", "pull-catalog", "--data", str(folder))
-            else:
-                _tongban(
-                    "node",
-                    "init",
+            if not (folder / "node.json").exists():
+                token = _tongban_output(
+                    "central",
+                    "enroll-token",
                     "--data",
-                    str(folder),
-                    "--tier",
-                    node.tier,
-                    "--name",
-                    node.name,
-                    "--parent",
-                    parent,
+                    str(central_dir),
                     "--node-id",
                     node.node_id,
+                    "--name",
+                    node.name,
+                    "--tier",
+                    node.tier,
+                    "--parent",
+                    node.parent_id,
                     "--code",
                     node.code,
+                    "--by",
+                    "demo",
+                )
+                parent = f"http://127.0.0.1:{port + node.parent_offset}"
+                _tongban(
+                    "node", "init", "--data", str(folder), "--parent", parent, "--token", token
                 )
             processes.append(_serve("node", folder, port + node.port_offset))
             _wait_healthy(port + node.port_offset, node.name)
@@ -109,22 +122,21 @@ def _tongban(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "tongban", *args], check=True)
 
 
+def _tongban_output(*args: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, "-m", "tongban", *args], check=True, stdout=subprocess.PIPE, text=True
+    )
+    return completed.stdout.strip().splitlines()[0]
+
+
 def _serve(kind: str, folder: Path, port: int) -> subprocess.Popen[bytes]:
     # A session of their own keeps the terminal's Ctrl-C from reaching the children, so that
     # the demo stops them itself, in order.
+    command = [sys.executable, "-m", "tongban", kind, "serve", "--data", str(folder)]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tongban",
-            kind,
-            "serve",
-            "--data",
-            str(folder),
-            "--port",
-            str(port),
-        ],
+        [*command, "--port", str(port)],
         start_new_session=True,
+        env={**os.environ, "NODE_SYNC_INTERVAL": DEMO_SYNC_INTERVAL},
     )
 
 

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from central.services.catalog import GuideService
+from central.services.releases import GuideService
 from shared.guide import GuideEntry, GuidePage
 from web.pages import page
 

@@ -13,6 +13,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
+from central.db.registry_tables import REGISTRY_TABLES
+from central.db.sync_store import ensure_sync_schema
 from central.db.tables import ALL_TABLES
 
 
@@ -41,7 +43,7 @@ def backend_name(engine: Engine) -> str:  # type: ignore[type-arg]
 
 def bind_tables(engine: Engine) -> None:  # type: ignore[type-arg]
     """Point every table at this engine."""
-    for table in ALL_TABLES:
+    for table in (*ALL_TABLES, *REGISTRY_TABLES):
         table._meta.db = engine
 
 
@@ -53,8 +55,9 @@ async def open_database(engine: Engine) -> None:  # type: ignore[type-arg]
     else:
         # WAL lets readers proceed while the single writer commits.
         await engine.run_ddl("PRAGMA journal_mode=WAL")
-    for table in ALL_TABLES:
+    for table in (*ALL_TABLES, *REGISTRY_TABLES):
         await table.create_table(if_not_exists=True).run()  # type: ignore[no-untyped-call]
+    await ensure_sync_schema(engine)
 
 
 async def close_database(engine: Engine) -> None:  # type: ignore[type-arg]

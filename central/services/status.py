@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from central.db.engine import database_state
-from central.services.catalog import CatalogService
+from central.services.releases import ReleaseService
 from central.settings import CentralSettings
 from shared.errors import PlatformError
 from shared.version import VERSION
@@ -14,7 +14,7 @@ from shared.version import VERSION
 class CentralStatusService:
     """Collects the health report."""
 
-    def __init__(self, settings: CentralSettings, engine: Any, catalog: CatalogService) -> None:
+    def __init__(self, settings: CentralSettings, engine: Any, catalog: ReleaseService) -> None:
         self._settings = settings
         self._engine = engine
         self._catalog = catalog

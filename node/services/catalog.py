@@ -1,4 +1,4 @@
-"""The catalog a node holds, and its service guide."""
+"""The signed releases a node holds (catalog, calendar, registry) and its service guide."""
 
 from __future__ import annotations
 
@@ -6,114 +6,116 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
+
 from node.identity import NodeIdentity
 from node.storage.catalog_store import NodeCatalogStore, NodeRelease
-from shared.calendar import china_date
-from shared.catalog import Catalog, decode_catalog
-from shared.digest import sha256_hex
-from shared.errors import ConflictError, NotFoundError
+from shared.calendar import WorkingCalendar, china_date, official_calendar
+from shared.catalog import Catalog
+from shared.errors import NotFoundError
 from shared.guide import GuideEntry, GuidePage, guide_entry, guide_for
-from sync.releases import ReleaseDocument
+from shared.registry import Registry
+from shared.signing import VerifyKey
+from sync.releases import ReleaseContent, decode_release, open_release
 
 
 @dataclass(frozen=True)
-class HeldCatalog:
-    """The release in force at this node."""
+class HeldRelease:
+    """A release this node holds, decoded."""
 
     version: int
     content_hash: str
-    published_at: str
-    body: bytes
-    catalog: Catalog
+    signed: bytes
+    content: ReleaseContent
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog of this release."""
+        return self.content.catalog
 
 
 class NodeCatalogService:
-    """Keeps the node's catalog releases and answers guide questions from the one in force."""
+    """Installs releases only after checking the county's signature, and serves the guide."""
 
     def __init__(
         self, store: NodeCatalogStore, identity: NodeIdentity, clock: Callable[[], datetime]
     ) -> None:
         self._store = store
         self._identity = identity
+        self._county_key = VerifyKey.from_text(identity.county_key)
         self._clock = clock
-        self._cache: HeldCatalog | None = None
+        self._by_version: dict[int, HeldRelease] = {}
+        self._latest: HeldRelease | None = None
+        for stored in store.all():
+            self._remember(_held(stored))
 
-    def current(self) -> HeldCatalog | None:
-        """The newest release held, decoded once per version."""
-        latest = self._store.latest()
-        if latest is None:
-            return None
-        cached = self._cache
-        if cached is None or cached.version != latest.version:
-            cached = self._cache = _held(latest)
-        return cached
+    def current(self) -> HeldRelease | None:
+        """The release in force."""
+        return self._latest
 
-    def install(
-        self, version: int, body: bytes, *, published_at: datetime, source: str
-    ) -> HeldCatalog:
-        """Store a release received from the parent or imported from a file.
+    def version(self) -> int | None:
+        """Version of the release in force."""
+        return self._latest.version if self._latest else None
 
-        The same release again is a no-op; an older one is refused, so a replayed or rolled-back
-        release cannot take effect.
+    def install(self, signed: bytes, *, source: str) -> int | None:
+        """Verify and keep a release; the same release again is a no-op.
+
+        Returns:
+            The version installed, or None when it was already held.
 
         Raises:
-            InvalidError: the body is not a catalog.
-            ValidationError: the catalog has problems.
-            ConflictError: the node already holds a newer release, or another body for this
-                version.
+            InvalidError / SignatureInvalidError: damaged or not signed by this county.
+            ConflictError: older than, or a different body for, a version already held.
+            ValidationError: its content fails the county's own checks.
         """
-        catalog = decode_catalog(body)
-        catalog.check()
-        content_hash = sha256_hex(body)
-        latest = self._store.latest()
-        if latest is not None:
-            if latest.version == version and latest.content_hash == content_hash:
-                return _held(latest)
-            if latest.version >= version:
-                raise ConflictError(
-                    f"本节点已有目录版本 {latest.version}，拒绝安装版本 {version}"
-                    "（不允许回退或覆盖）。",
-                    code="catalog_rollback",
-                )
-        release = NodeRelease(
-            version=version,
-            content_hash=content_hash,
-            body=body,
-            published_at=published_at.isoformat(),
+        release = decode_release(signed)
+        latest = self._latest
+        if (
+            latest is not None
+            and release.version == latest.version
+            and release.content_hash == latest.content_hash
+        ):
+            return None
+        content = open_release(
+            release, self._county_key, current_version=latest.version if latest else None
+        )
+        stored = NodeRelease(
+            version=content.version,
+            content_hash=release.content_hash,
+            body=signed,
+            published_at=content.published_at.isoformat(),
             received_at=self._clock().isoformat(),
             source=source,
         )
-        self._store.append(release)
-        return _held(release, catalog)
+        self._store.append(stored)
+        self._remember(HeldRelease(content.version, release.content_hash, signed, content))
+        return content.version
 
-    def install_document(self, document: ReleaseDocument, *, source: str) -> HeldCatalog:
-        """Install a release document received from the parent (hash checked first)."""
-        return self.install(
-            document.version,
-            document.checked_body(),
-            published_at=document.published_at,
-            source=source,
-        )
+    def catalog_for(self, version: int) -> Catalog | None:
+        """The catalog of a release version this node holds."""
+        held = self._by_version.get(version)
+        return held.catalog if held else None
 
-    def release(self) -> ReleaseDocument:
-        """The release in force, exactly as received, for this node's children to fetch.
+    def registry_now(self) -> Registry:
+        """The registry of the release in force (empty before the first)."""
+        return self._latest.content.registry if self._latest else Registry(nodes=())
 
-        Raises:
-            NotFoundError: the node holds no release yet.
-        """
-        held = self.current()
-        if held is None:
-            raise NotFoundError("本节点尚未收到事项目录。", code="catalog_missing")
-        return ReleaseDocument(
-            version=held.version,
-            content_hash=held.content_hash,
-            published_at=datetime.fromisoformat(held.published_at),
-            body=held.body.decode("utf-8"),
-        )
+    def calendar_now(self) -> WorkingCalendar:
+        """The working calendar of the release in force."""
+        if self._latest is None:
+            return official_calendar()
+        return WorkingCalendar(self._latest.content.calendar)
+
+    def newer_than(self, version: int | None) -> bytes | None:
+        """The signed release for a child that runs an older one."""
+        latest = self._latest
+        if latest is None or (version is not None and version >= latest.version):
+            return None
+        return latest.signed
 
     def guide(self, query: str = "") -> GuidePage:
         """Items this node may take today, filtered by ``query``."""
-        held = self.current()
+        held = self._latest
         if held is None:
             return GuidePage(catalog_version=None, entries=())
         today = china_date(self._clock())
@@ -126,18 +128,19 @@ class NodeCatalogService:
         Raises:
             NotFoundError: no catalog yet, no such item, or not offered here.
         """
-        held = self.current()
+        held = self._latest
         if held is None:
             raise NotFoundError("本节点尚未收到事项目录。", code="catalog_missing")
         today = china_date(self._clock())
         return guide_entry(held.catalog, code, self._identity.tier, self._identity.node_id, today)
 
+    def _remember(self, held: HeldRelease) -> None:
+        self._by_version[held.version] = held
+        if self._latest is None or held.version > self._latest.version:
+            self._latest = held
 
-def _held(release: NodeRelease, catalog: Catalog | None = None) -> HeldCatalog:
-    return HeldCatalog(
-        version=release.version,
-        content_hash=release.content_hash,
-        published_at=release.published_at,
-        body=release.body,
-        catalog=catalog or decode_catalog(release.body),
-    )
+
+def _held(stored: NodeRelease) -> HeldRelease:
+    signed = decode_release(stored.body)
+    content = msgspec.json.decode(signed.content, type=ReleaseContent)
+    return HeldRelease(stored.version, stored.content_hash, stored.body, content)

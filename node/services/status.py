@@ -8,6 +8,7 @@ from typing import Any
 
 from node.identity import NodeIdentity
 from node.services.catalog import NodeCatalogService
+from node.services.replication import SyncStatus
 from shared.version import VERSION
 from sync.parent import ParentProbe, probe_parent
 
@@ -24,9 +25,12 @@ class NodeStatusService:
         identity: NodeIdentity,
         database_ok: Callable[[], bool],
         catalog: NodeCatalogService,
+        *,
         clock: Callable[[], datetime],
+        sync_status: Callable[[], SyncStatus],
         prober: Prober = probe_parent,
     ) -> None:
+        self._sync_status = sync_status
         self._identity = identity
         self._database_ok = database_ok
         self._catalog = catalog
@@ -63,4 +67,17 @@ class NodeStatusService:
                 "error": parent.error,
             },
             "catalog_version": held.version if held else None,
+            "sync": _sync_report(self._sync_status()),
         }
+
+
+def _sync_report(status: SyncStatus) -> dict[str, Any]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "last_attempt": iso(status.last_attempt),
+        "last_success": iso(status.last_success),
+        "last_error": status.last_error,
+        "waiting": status.waiting,
+    }

@@ -36,6 +36,16 @@ class NodeCatalogStore:
 
         return self._database.read(query)
 
+    def all(self) -> list[NodeRelease]:
+        """Every release held, oldest first (cases keep the version they were accepted under)."""
+
+        def query(db: Database) -> list[NodeRelease]:
+            return [
+                _to_release(r) for r in db.table("catalog_release").rows_where(order_by="version")
+            ]
+
+        return self._database.read(query)
+
     def append(self, release: NodeRelease) -> None:
         """Store a release (the caller has checked it is newer)."""
 

@@ -31,6 +31,129 @@ def m001_catalog_release(db: Database) -> None:
     )
 
 
+_REPLICATION_SCHEMA = (
+    # The envelope log. pos is the rowid: arrival order, never reused (AUTOINCREMENT), and the
+    # clustering order that log_after and case_log read by. (origin, seq) is the logical key.
+    """CREATE TABLE sync_log (
+        pos INTEGER PRIMARY KEY AUTOINCREMENT,
+        origin TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL UNIQUE,
+        prev BLOB NOT NULL,
+        case_id TEXT NOT NULL,
+        hlc_wall INTEGER NOT NULL,
+        hlc_counter INTEGER NOT NULL,
+        client_id INTEGER NOT NULL,
+        update_hash BLOB NOT NULL,
+        body BLOB NOT NULL,
+        sig BLOB NOT NULL,
+        UNIQUE (origin, seq)
+    )""",
+    "CREATE INDEX sync_log_case ON sync_log (case_id)",
+    "CREATE INDEX sync_log_client ON sync_log (client_id)",
+    "CREATE INDEX sync_log_update ON sync_log (update_hash)",
+    """CREATE TABLE sync_head (
+        origin TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        hlc_wall INTEGER NOT NULL,
+        hlc_counter INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE sync_held (
+        origin TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        pos INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        prev BLOB NOT NULL,
+        case_id TEXT NOT NULL,
+        hlc_wall INTEGER NOT NULL,
+        hlc_counter INTEGER NOT NULL,
+        client_id INTEGER NOT NULL,
+        update_hash BLOB NOT NULL,
+        body BLOB NOT NULL,
+        sig BLOB NOT NULL,
+        PRIMARY KEY (origin, seq)
+    )""",
+    "CREATE TABLE sync_client (client_id INTEGER PRIMARY KEY, node TEXT NOT NULL)",
+    """CREATE TABLE sync_rejection (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        origin TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        case_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        body BLOB NOT NULL,
+        sig BLOB NOT NULL,
+        received_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX sync_rejection_origin ON sync_rejection (origin, id)",
+    """CREATE TABLE sync_quarantine (
+        origin TEXT PRIMARY KEY,
+        reason TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE TABLE case_state (case_id TEXT PRIMARY KEY, state BLOB NOT NULL)",
+    """CREATE TABLE case_row (
+        case_id TEXT PRIMARY KEY,
+        item_code TEXT,
+        catalog_version INTEGER,
+        origin_node TEXT,
+        handling_node TEXT,
+        status TEXT NOT NULL,
+        receipt_no TEXT,
+        applicant_name TEXT,
+        received_on TEXT,
+        accepted_on TEXT,
+        promised_due TEXT,
+        statutory_due TEXT,
+        due_provisional INTEGER NOT NULL,
+        paused INTEGER NOT NULL,
+        finished INTEGER NOT NULL,
+        light TEXT,
+        flags TEXT NOT NULL,
+        events_count INTEGER NOT NULL,
+        last_hlc_wall INTEGER NOT NULL,
+        last_hlc_counter INTEGER NOT NULL,
+        state_json BLOB NOT NULL
+    )""",
+    "CREATE INDEX case_row_status ON case_row (status)",
+    "CREATE INDEX case_row_handling ON case_row (handling_node)",
+    "CREATE INDEX case_row_receipt ON case_row (receipt_no)",
+    "CREATE INDEX case_row_promised_due ON case_row (promised_due)",
+    """CREATE TABLE case_party (
+        case_id TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        PRIMARY KEY (case_id, node_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX case_party_node ON case_party (node_id)",
+    """CREATE TABLE sync_meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        watermark INTEGER NOT NULL
+    )""",
+    "INSERT INTO sync_meta (id, watermark) VALUES (1, 0)",
+    """CREATE TABLE sync_feed (
+        feed_pos INTEGER PRIMARY KEY AUTOINCREMENT,
+        child TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        FOREIGN KEY (origin, seq) REFERENCES sync_log (origin, seq)
+    )""",
+    "CREATE INDEX sync_feed_child ON sync_feed (child, feed_pos)",
+    """CREATE TABLE sync_cursor (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+
+@MIGRATIONS()
+def m002_replication(db: Database) -> None:
+    """Replication: the envelope log, heads, held and rejected envelopes, the case projection,
+    the feed to children and named cursors (see node/storage/sync_store.py)."""
+    for statement in _REPLICATION_SCHEMA:
+        db.execute(statement)
+
+
 def known_migration_names() -> list[str]:
     """Names this version of tongban can apply, in order."""
     return [m.name for m in MIGRATIONS._migrations]

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import msgspec
 import pytest
 from litestar.testing import TestClient
 
 from central.app import create_app
-from central.commands import import_catalog
+from central.commands import county_key_path, import_catalog
 from central.settings import CentralSettings
-from shared.catalog import Catalog, encode_catalog
-from shared.digest import sha256_hex
-from sync.releases import ReleaseDocument
+from shared.catalog import Catalog
+from sync.keys import load_private_key
+from sync.releases import decode_release, open_release
 from tests.conftest import FIXED_NOW
 
 
@@ -103,17 +102,18 @@ def test_unknown_item_is_problem_details_on_api_and_chinese_page(client: TestCli
 
 
 @pytest.mark.usefixtures("published")
-def test_release_endpoint_serves_the_exact_published_bytes(
+def test_release_endpoint_serves_the_signed_release(
     client: TestClient,
+    settings: CentralSettings,
     demo_catalog: Catalog,  # type: ignore[type-arg]
 ) -> None:
-    document = msgspec.json.decode(
-        client.get("/api/v1/catalog/release").content, type=ReleaseDocument
-    )
-    body = document.checked_body()
-    assert document.version == 1
-    assert body == encode_catalog(demo_catalog)
-    assert document.content_hash == sha256_hex(body)
+    release = decode_release(client.get("/api/v1/catalog/release").content)
+    county_key = load_private_key(county_key_path(settings)).public_key
+    content = open_release(release, county_key, current_version=None)
+    assert content.version == 1 and release.version == 1
+    assert content.catalog == demo_catalog
+    county = content.registry.get("county")
+    assert county is not None and county.public_key == county_key.to_text()
 
 
 def test_release_endpoint_without_catalog_is_404(client: TestClient) -> None:  # type: ignore[type-arg]

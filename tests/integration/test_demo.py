@@ -69,7 +69,11 @@ def test_demo_serves_three_home_pages_and_stops_cleanly(tmp_path: Path) -> None:
     try:
         community = wait_for(f"http://127.0.0.1:{base + 20}/healthz").json()
         assert community["parent"]["reachable"] is True
-        assert community["catalog_version"] == 1
+        # Release 1 is the catalog; each enrollment republishes the registry (2, 3).
+        assert community["catalog_version"] == 3
+        township = httpx.get(f"http://127.0.0.1:{base + 10}/healthz").json()
+        assert township["catalog_version"] == 3
+        assert township["sync"]["last_error"] is None
         pages = {
             "县政务服务中心": httpx.get(f"http://127.0.0.1:{base}/").text,
             "示范镇便民服务中心": httpx.get(f"http://127.0.0.1:{base + 10}/").text,
@@ -77,7 +81,7 @@ def test_demo_serves_three_home_pages_and_stops_cleanly(tmp_path: Path) -> None:
         }
         for name, page in pages.items():
             assert name in page
-            assert "办事指南" in page and "目录版本：1" in page
+            assert "办事指南" in page and "目录版本：3" in page
     finally:
         demo.send_signal(signal.SIGTERM)
         output = demo.communicate(timeout=30)[0].decode()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
 import pytest
 from litestar.testing import TestClient
 
@@ -11,9 +10,11 @@ from node.settings import NodeSettings
 from shared.catalog import Catalog
 from shared.delegation import Tier
 from shared.errors import NotFoundError
-from sync.releases import ReleaseDocument
+from shared.signing import SigningKey
+from sync.releases import decode_release, open_release
 from tests.conftest import FIXED_NOW
-from tests.node.conftest import install, parent_down
+from tests.factories import make_node
+from tests.node.conftest import parent_down
 
 
 def test_healthz_names_the_node_and_its_unreachable_parent(township_client: TestClient) -> None:  # type: ignore[type-arg]
@@ -75,7 +76,6 @@ def test_community_sees_fewer_items_than_the_township(
 ) -> None:
     counts = {}
     for settings in (township, community):
-        install(settings, demo_catalog_bytes)
         with TestClient(
             create_app(settings, clock=lambda: FIXED_NOW, prober=parent_down)
         ) as client:
@@ -86,18 +86,19 @@ def test_community_sees_fewer_items_than_the_township(
 
 
 def test_node_relays_its_release_byte_for_byte(
-    township_client: TestClient,
-    demo_catalog_bytes: bytes,  # type: ignore[type-arg]
+    township_client: TestClient,  # type: ignore[type-arg]
+    county_key: SigningKey,
+    demo_catalog: Catalog,
 ) -> None:
-    document = msgspec.json.decode(
-        township_client.get("/api/v1/catalog/release").content, type=ReleaseDocument
-    )
-    assert document.checked_body() == demo_catalog_bytes
-    assert document.published_at == FIXED_NOW
+    release = decode_release(township_client.get("/api/v1/catalog/release").content)
+    content = open_release(release, county_key.public_key, current_version=None)
+    assert content.catalog == demo_catalog
+    assert content.registry.get("zhen-shifan") is not None
 
 
-def test_node_without_catalog_says_so(township: NodeSettings) -> None:
-    with TestClient(create_app(township, clock=lambda: FIXED_NOW, prober=parent_down)) as client:
+def test_node_without_catalog_says_so(tmp_path, county_key: SigningKey) -> None:  # type: ignore[no-untyped-def]
+    bare = make_node(tmp_path / "bare", "zhen-shifan", county_key, None)
+    with TestClient(create_app(bare, clock=lambda: FIXED_NOW, prober=parent_down)) as client:
         assert "尚未收到事项目录" in client.get("/").text
         assert client.get("/healthz").json()["catalog_version"] is None
         assert client.get("/api/v1/catalog/release").status_code == 404

@@ -1,6 +1,8 @@
-"""A node installs catalog releases forward only, and never half-way."""
+"""A node installs only county-signed releases, forward only, never half-way."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import msgspec
 import pytest
@@ -10,74 +12,81 @@ from node.services.catalog import NodeCatalogService
 from node.settings import NodeSettings
 from node.storage.catalog_store import NodeCatalogStore
 from node.storage.database import NodeDatabase
-from shared.catalog import Catalog, encode_catalog
-from shared.errors import ConflictError, InvalidError, ValidationError
-from sync.releases import ReleaseDocument
+from shared.catalog import Catalog
+from shared.errors import ConflictError, InvalidError, SignatureInvalidError, ValidationError
+from shared.registry import COUNTY_NODE_ID
+from shared.signing import SigningKey
 from tests.conftest import FIXED_NOW
+from tests.factories import make_node, registry_for, signed_release
 
 
 @pytest.fixture
-def service(township: NodeSettings):  # type: ignore[no-untyped-def]
-    database = NodeDatabase(township.database_path)
+def bare(tmp_path, county_key: SigningKey) -> NodeSettings:  # type: ignore[no-untyped-def]
+    return make_node(tmp_path / "bare", "zhen-shifan", county_key, None)
+
+
+@pytest.fixture
+def service(bare: NodeSettings) -> Iterator[NodeCatalogService]:
+    database = NodeDatabase(bare.database_path)
     yield NodeCatalogService(
-        NodeCatalogStore(database), read_identity(township.config_path), lambda: FIXED_NOW
+        NodeCatalogStore(database), read_identity(bare.config_path), lambda: FIXED_NOW
     )
     database.close()
 
 
+def release(county_key: SigningKey, catalog: Catalog, version: int) -> bytes:
+    return signed_release(county_key, catalog, registry_for({COUNTY_NODE_ID: county_key}), version)
+
+
 def test_older_release_is_refused_and_newer_accepted(
-    service: NodeCatalogService, demo_catalog: Catalog, demo_catalog_bytes: bytes
+    service: NodeCatalogService, county_key: SigningKey, demo_catalog: Catalog
 ) -> None:
-    service.install(2, demo_catalog_bytes, published_at=FIXED_NOW, source="parent")
-    smaller = encode_catalog(msgspec.structs.replace(demo_catalog, items=demo_catalog.items[:3]))
+    assert service.install(release(county_key, demo_catalog, 2), source="parent") == 2
+    smaller = msgspec.structs.replace(demo_catalog, items=demo_catalog.items[:3])
     with pytest.raises(ConflictError) as caught:
-        service.install(1, smaller, published_at=FIXED_NOW, source="parent")
+        service.install(release(county_key, smaller, 1), source="parent")
     assert caught.value.code == "catalog_rollback"
-    held = service.current()
-    assert (
-        held is not None
-        and held.version == 2
-        and len(held.catalog.items) == len(demo_catalog.items)
-    )
-    service.install(3, smaller, published_at=FIXED_NOW, source="parent")
-    assert service.current().version == 3  # type: ignore[union-attr]
+    assert service.version() == 2
+    assert service.install(release(county_key, smaller, 3), source="parent") == 3
+    assert service.catalog_for(2) == demo_catalog, "older versions stay available for old cases"
 
 
 def test_same_release_again_is_harmless(
-    service: NodeCatalogService, demo_catalog_bytes: bytes
+    service: NodeCatalogService, county_key: SigningKey, demo_catalog: Catalog
 ) -> None:
-    service.install(1, demo_catalog_bytes, published_at=FIXED_NOW, source="parent")
-    again = service.install(1, demo_catalog_bytes, published_at=FIXED_NOW, source="parent")
-    assert again.version == 1
+    signed = release(county_key, demo_catalog, 1)
+    assert service.install(signed, source="parent") == 1
+    assert service.install(signed, source="parent") is None
 
 
-def test_different_body_under_a_held_version_is_refused(
-    service: NodeCatalogService, demo_catalog: Catalog, demo_catalog_bytes: bytes
-) -> None:
-    service.install(1, demo_catalog_bytes, published_at=FIXED_NOW, source="parent")
-    other = encode_catalog(msgspec.structs.replace(demo_catalog, items=demo_catalog.items[:2]))
-    with pytest.raises(ConflictError):
-        service.install(1, other, published_at=FIXED_NOW, source="parent")
-
-
-def test_damaged_or_invalid_catalogs_leave_nothing_behind(
+def test_release_signed_by_another_key_is_refused(
     service: NodeCatalogService, demo_catalog: Catalog
 ) -> None:
-    with pytest.raises(InvalidError):
-        service.install(1, b"{not json", published_at=FIXED_NOW, source="usb")
-    broken = encode_catalog(msgspec.structs.replace(demo_catalog, departments=()))
-    with pytest.raises(ValidationError):
-        service.install(1, broken, published_at=FIXED_NOW, source="usb")
+    impostor = SigningKey.generate()
+    with pytest.raises(SignatureInvalidError):
+        service.install(release(impostor, demo_catalog, 1), source="usb")
     assert service.current() is None
 
 
-def test_release_with_wrong_hash_is_refused(
-    service: NodeCatalogService, demo_catalog_bytes: bytes
+def test_damaged_or_invalid_releases_leave_nothing_behind(
+    service: NodeCatalogService, county_key: SigningKey, demo_catalog: Catalog
 ) -> None:
-    document = ReleaseDocument(
-        version=1, content_hash="0" * 64, published_at=FIXED_NOW, body=demo_catalog_bytes.decode()
-    )
-    with pytest.raises(InvalidError) as caught:
-        service.install_document(document, source="parent")
-    assert caught.value.code == "release_hash"
+    with pytest.raises(InvalidError):
+        service.install(b"{not json", source="usb")
+    broken = msgspec.structs.replace(demo_catalog, departments=())
+    with pytest.raises(ValidationError):
+        service.install(release(county_key, broken, 1), source="usb")
     assert service.current() is None
+
+
+def test_installed_releases_survive_a_restart(
+    bare: NodeSettings, county_key: SigningKey, demo_catalog: Catalog
+) -> None:
+    database = NodeDatabase(bare.database_path)
+    identity = read_identity(bare.config_path)
+    NodeCatalogService(NodeCatalogStore(database), identity, lambda: FIXED_NOW).install(
+        release(county_key, demo_catalog, 4), source="parent"
+    )
+    reopened = NodeCatalogService(NodeCatalogStore(database), identity, lambda: FIXED_NOW)
+    assert reopened.version() == 4 and reopened.catalog_for(4) == demo_catalog
+    database.close()

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from node.commands import init_node
 from node.identity import NodeIdentity, read_identity, write_identity
-from node.settings import NodeSettings
 from shared.delegation import Tier
 from shared.errors import InvalidError, NotFoundError
+from shared.signing import SigningKey
+
+COUNTY_KEY = SigningKey.generate().public_key.to_text()
 
 
 def identity(**changes: object) -> NodeIdentity:
@@ -22,6 +22,7 @@ def identity(**changes: object) -> NodeIdentity:
         "tier": Tier.TOWNSHIP,
         "short_code": "SFZ",
         "parent_url": "http://county:8700",
+        "county_key": COUNTY_KEY,
         "created_at": datetime(2026, 11, 1, tzinfo=UTC),
     }
     values.update(changes)
@@ -62,26 +63,3 @@ def test_damaged_or_missing_identity_is_explained(tmp_path: Path) -> None:
     (tmp_path / "node.json").write_text("{", encoding="utf-8")
     with pytest.raises(InvalidError, match="损坏"):
         read_identity(tmp_path / "node.json")
-
-
-def test_init_creates_identity_database_and_private_key(tmp_path: Path) -> None:
-    settings = NodeSettings(data_dir=tmp_path / "node")
-    init_node(
-        settings,
-        node_id="she-dongcun",
-        name="东村社区便民服务站",
-        tier=Tier.COMMUNITY,
-        short_code="DCS",
-        parent_url="http://township:8710",
-    )
-    assert settings.database_path.exists()
-    assert stat.S_IMODE(settings.key_path.stat().st_mode) == 0o600
-    with pytest.raises(InvalidError):
-        init_node(
-            settings,
-            node_id="she-dongcun",
-            name="x",
-            tier=Tier.COMMUNITY,
-            short_code="DCS",
-            parent_url="http://township:8710",
-        )

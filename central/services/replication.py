@@ -1,0 +1,51 @@
+"""The county's replica: the root of the tree, where every envelope ends up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from central.services.releases import ReleaseService
+from shared.registry import COUNTY_NODE_ID
+from shared.signing import SigningKey
+from sync.replica import Replica
+from sync.server import serve_sync
+from sync.store import SyncStore
+
+
+def county_replica(
+    store: SyncStore,
+    releases: ReleaseService,
+    key: Callable[[], SigningKey],
+    clock: Callable[[], datetime],
+) -> Replica:
+    """A replica whose registry, catalogs and calendar come from the releases in force."""
+    return Replica(
+        store,
+        node_id=COUNTY_NODE_ID,
+        key=key(),
+        registry=releases.registry_now,
+        catalog_for=releases.catalog_for,
+        calendar=releases.calendar_now,
+        clock=clock,
+    )
+
+
+class SyncService:
+    """Answers the townships' sync calls."""
+
+    def __init__(self, replica: Replica, releases: ReleaseService, clock: Callable[[], datetime]):
+        self._replica = replica
+        self._releases = releases
+        self._clock = clock
+
+    async def serve(self, body: bytes, auth_header: str | None) -> bytes:
+        """One sync round trip (see :func:`sync.server.serve_sync`)."""
+        await self._releases.current()
+        return await serve_sync(
+            self._replica,
+            body,
+            auth_header,
+            now_ms=int(self._clock().timestamp() * 1000),
+            release_newer_than=self._releases.newer_than,
+        )

@@ -1,0 +1,409 @@
+"""One receiver's replication engine: ingest, projection, local writes and feeds.
+
+The county and every node run a :class:`Replica` over their own :class:`~sync.store.SyncStore`.
+All mutations are serialised by one lock, so the origin's hash chain, the log positions and the
+projection watermark advance in a single order.
+
+Ingest is separate from projection: a received batch is checked (:mod:`sync.verify`), appended to
+the log and acknowledged; projecting the touched cases (:mod:`sync.projection`) runs afterwards,
+once per case over everything new, and resumes from the watermark after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.calendar import WorkingCalendar
+from shared.catalog import Catalog
+from shared.errors import InvalidError, PermissionDeniedError
+from shared.events import CaseEvent
+from shared.hlc import Hlc, hlc_now, hlc_receive
+from shared.registry import Registry
+from shared.signing import SigningKey
+from sync.casedoc import CaseDoc
+from sync.envelope import ENVELOPE_FORMAT, GENESIS, Envelope, EnvelopeBody, seal
+from sync.messages import EnvelopeResult
+from sync.projection import (
+    CaseOutcome,
+    CaseView,
+    ProjectionContext,
+    decode_view,
+    feed_for_children,
+    merge_case_outcome,
+    project_case,
+)
+from sync.reasons import Outcome, Reason
+from sync.store import CaseRow, Head, LogEntry, Rejection, SyncStore, WriteSet
+from sync.verify import DEFAULT_MAX_SKEW_MS, CheckContext, Verdict, check_batch, decode_all
+
+PROJECTION_CHUNK = 20_000
+"""Log entries projected per store transaction."""
+
+
+@dataclass(frozen=True)
+class ProjectionReport:
+    """How much one projection pass did."""
+
+    entries: int
+    cases: int
+    rejected: int
+
+
+class Replica:
+    """Replication state of one node or of the county."""
+
+    def __init__(
+        self,
+        store: SyncStore,
+        *,
+        node_id: str,
+        key: SigningKey | None,
+        registry: Callable[[], Registry],
+        catalog_for: Callable[[int], Catalog | None],
+        calendar: Callable[[], WorkingCalendar],
+        clock: Callable[[], datetime],
+        max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
+    ) -> None:
+        self.store = store
+        self.node_id = node_id
+        self._key = key
+        self._registry = registry
+        self._catalog_for = catalog_for
+        self._calendar = calendar
+        self._clock = clock
+        self._max_skew_ms = max_skew_ms
+        self._lock = asyncio.Lock()
+        self._hlc: Hlc | None = None
+
+    @property
+    def registry(self) -> Registry:
+        """The node registry of the release in force."""
+        return self._registry()
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def receive(
+        self,
+        envelopes: Sequence[Envelope],
+        *,
+        cursors: dict[str, int] | None = None,
+        project: bool = True,
+    ) -> list[EnvelopeResult]:
+        """Check, log and acknowledge a batch; optionally project what is new.
+
+        ``cursors`` are committed in the same transaction as the batch, so a node's pull cursor
+        never runs ahead of what it stored.
+        """
+        async with self._lock:
+            results = await self._ingest(envelopes, cursors or {})
+            if project:
+                await self._project()
+        return results
+
+    async def project(self) -> ProjectionReport:
+        """Project everything above the watermark."""
+        async with self._lock:
+            return await self._project()
+
+    async def _ingest(
+        self, envelopes: Sequence[Envelope], cursors: dict[str, int]
+    ) -> list[EnvelopeResult]:
+        decoded = decode_all(envelopes)
+        origins = {body.origin for _, body, _ in decoded if body is not None}
+        store = self.store
+        heads = await store.heads(origins)
+        held: list[LogEntry] = []
+        for origin in sorted(origins):
+            head_seq = heads[origin].seq if origin in heads else 0
+            held.extend(h for h in await store.held(origin) if h.seq > head_seq)
+        held_keys = {(h.origin, h.seq) for h in held}
+        candidates = [*envelopes, *(h.envelope for h in held)]
+        seen = [
+            LogEntry.of(envelope, body)
+            for envelope, body, _ in [*decoded, *decode_all([h.envelope for h in held])]
+            if body is not None
+        ]
+        logged_keys = [
+            (e.origin, e.seq) for e in seen if e.origin in heads and e.seq <= heads[e.origin].seq
+        ]
+        ctx = CheckContext(
+            registry=self._registry(),
+            heads=heads,
+            quarantined=await store.quarantined(),
+            logged_hashes=await store.hashes_at(logged_keys),
+            known_updates=await store.known_updates({e.update_hash for e in seen}),
+            client_owners=await store.client_owners({e.client_id for e in seen}),
+            now_ms=_ms(self._clock()),
+            max_skew_ms=self._max_skew_ms,
+        )
+        verdicts = check_batch(candidates, ctx)
+        writes = WriteSet(cursors=dict(cursors))
+        now = self._clock()
+        latest: Hlc | None = None
+        for position, verdict in enumerate(verdicts):
+            was_held = position >= len(envelopes)
+            _record_verdict(writes, verdict, was_held, held_keys, now)
+            if verdict.outcome is Outcome.ACCEPTED and verdict.body is not None:
+                latest = verdict.body.hlc if latest is None else max(latest, verdict.body.hlc)
+        await store.commit(writes)
+        if latest is not None:
+            self.observe(latest)
+        return [_result(v) for v in verdicts[: len(envelopes)]]
+
+    async def _project(self) -> ProjectionReport:
+        total_entries = total_cases = total_rejected = 0
+        while True:
+            report = await self._project_chunk()
+            total_entries += report.entries
+            total_cases += report.cases
+            total_rejected += report.rejected
+            if report.entries < PROJECTION_CHUNK:
+                return ProjectionReport(total_entries, total_cases, total_rejected)
+
+    async def _project_chunk(self) -> ProjectionReport:
+        store = self.store
+        watermark = await store.watermark()
+        entries = await store.log_after(watermark, PROJECTION_CHUNK)
+        if not entries:
+            return ProjectionReport(0, 0, 0)
+        by_case: dict[str, list[LogEntry]] = {}
+        for entry in entries:
+            by_case.setdefault(entry.case_id, []).append(entry)
+        ids = list(by_case)
+        states = await store.case_states(ids)
+        parties = await store.case_parties(ids)
+        rows = await store.case_rows(ids)
+        quarantined = await store.quarantined()
+        ctx = self._context()
+        writes = WriteSet(watermark=entries[-1].pos)
+        outcomes: list[tuple[str, CaseOutcome, CaseView | None]] = []
+        for case_id, case_entries in by_case.items():
+            previous = decode_view(rows[case_id].state_json) if case_id in rows else None
+            outcome = project_case(
+                case_id,
+                states.get(case_id),
+                case_entries,
+                ctx,
+                quarantined=quarantined,
+                previous_view=previous,
+            )
+            quarantined = {**outcome.quarantines, **quarantined}
+            merge_case_outcome(writes, outcome)
+            outcomes.append((case_id, outcome, previous))
+        await self._add_feed(writes, outcomes, parties, ctx)
+        await store.commit(writes)
+        return ProjectionReport(len(entries), len(by_case), len(writes.rejections))
+
+    async def _add_feed(
+        self,
+        writes: WriteSet,
+        outcomes: list[tuple[str, CaseOutcome, CaseView | None]],
+        parties: dict[str, frozenset[str]],
+        ctx: ProjectionContext,
+    ) -> None:
+        if not self._registry().children(self.node_id):
+            return
+        needs_whole = [
+            case_id
+            for case_id, outcome, _ in outcomes
+            if _gains_child(ctx, parties.get(case_id, frozenset()), outcome.projection.parties)
+        ]
+        whole = await self.store.case_log(needs_whole) if needs_whole else {}
+        for case_id, outcome, previous in outcomes:
+            rejected = {(r.origin, r.seq) for r in outcome.rejections}
+            if previous is not None:
+                rejected.update((r.origin, r.seq) for r in previous.rejected)
+            writes.feed.extend(
+                feed_for_children(
+                    ctx,
+                    parties_before=parties.get(case_id, frozenset()),
+                    parties_after=outcome.projection.parties,
+                    new_valid=outcome.valid,
+                    whole_case=whole.get(case_id, []),
+                    rejected_keys=rejected,
+                )
+            )
+
+    def _context(self) -> ProjectionContext:
+        return ProjectionContext(
+            node_id=self.node_id,
+            registry=self._registry(),
+            catalog_for=self._catalog_for,
+            calendar=self._calendar(),
+            now=self._clock(),
+        )
+
+    # -- writing locally -------------------------------------------------------------------
+
+    def observe(self, remote: Hlc) -> None:
+        """Advance the local clock past a stamp seen from elsewhere."""
+        self._hlc = hlc_receive(self._hlc, remote, _ms(self._clock()))
+
+    async def record(
+        self, case_id: str, build: Callable[[Callable[[], Hlc]], Sequence[CaseEvent]]
+    ) -> CaseRow:
+        """Append locally made events to a case as one signed envelope.
+
+        ``build`` receives a function that issues HLC stamps and returns the events; they must
+        be this node's own events of ``case_id``. The envelope, the new CRDT state, the case
+        row and the feed for children are written in one transaction.
+
+        Raises:
+            InvalidError: an event names another node or case, or breaks an event rule.
+            PermissionDeniedError: this node may not take one of these actions for the item.
+        """
+        if self._key is None:
+            raise PermissionDeniedError("本机没有签名密钥，不能记录办件。", code="no_key")
+        async with self._lock:
+            await self._project()
+            if self._hlc is None:
+                own = (await self.store.heads([self.node_id])).get(self.node_id)
+                self._hlc = own.hlc if own else None
+            events = list(build(self._tick))
+            _check_own(events, self.node_id, case_id)
+            store = self.store
+            state = (await store.case_states([case_id])).get(case_id)
+            doc = CaseDoc.load(state)
+            update = doc.append(events)
+            head = (await store.heads([self.node_id])).get(self.node_id)
+            body = EnvelopeBody(
+                format=ENVELOPE_FORMAT,
+                origin=self.node_id,
+                seq=(head.seq if head else 0) + 1,
+                prev=head.hash if head else GENESIS,
+                case_id=case_id,
+                hlc=max(e.hlc for e in events),
+                client_id=doc.client_id,
+                update=update,
+            )
+            envelope = seal(self._key, body)
+            entry = LogEntry.of(envelope, body)
+            rows = await store.case_rows([case_id])
+            previous = decode_view(rows[case_id].state_json) if case_id in rows else None
+            ctx = self._context()
+            outcome = project_case(
+                case_id, state, [entry], ctx, quarantined={}, previous_view=previous
+            )
+            if outcome.rejections:
+                raise InvalidError(f"本地记录未通过结构校验：{outcome.rejections[0].detail}")
+            new_ids = {e.id for e in events}
+            view = decode_view(outcome.projection.row.state_json)
+            refused = [u for u in view.unauthorized if u.event_id in new_ids]
+            if refused:
+                raise PermissionDeniedError(refused[0].reason, code="unauthorized_action")
+            end = await store.log_end()
+            writes = WriteSet(
+                entries=[entry],
+                heads={self.node_id: Head(self.node_id, body.seq, entry.hash, body.hlc)},
+                client_claims={body.client_id: self.node_id},
+                watermark=end + 1,
+            )
+            merge_case_outcome(writes, outcome)
+            parties = await store.case_parties([case_id])
+            await self._add_feed(writes, [(case_id, outcome, previous)], parties, ctx)
+            await store.commit(writes)
+            return outcome.projection.row
+
+    def _tick(self) -> Hlc:
+        self._hlc = hlc_now(self._hlc, _ms(self._clock()))
+        return self._hlc
+
+    def now_hlc(self) -> Hlc:
+        """A fresh stamp for answers to children (does not write anything)."""
+        return self._tick()
+
+    # -- relaying --------------------------------------------------------------------------
+
+    async def outgoing(self, after_pos: int, limit: int) -> tuple[list[LogEntry], int]:
+        """Entries after ``after_pos`` that originate in this node's subtree, to push upward.
+
+        Returns the entries and the position to resume from: past every entry scanned, so
+        entries pulled from the parent (which are not pushed back) are skipped only once.
+        """
+        subtree = self._registry().subtree(self.node_id)
+        found: list[LogEntry] = []
+        cursor = after_pos
+        while len(found) < limit:
+            page = await self.store.log_after(cursor, limit)
+            if not page:
+                break
+            for entry in page:
+                if entry.origin in subtree:
+                    found.append(entry)
+                    if len(found) == limit:
+                        return found, entry.pos
+                cursor = entry.pos
+        return found, cursor
+
+
+def _record_verdict(
+    writes: WriteSet,
+    verdict: Verdict,
+    was_held: bool,
+    held_keys: set[tuple[str, int]],
+    now: datetime,
+) -> None:
+    entry = verdict.entry
+    key = (entry.origin, entry.seq) if entry else None
+    if verdict.outcome is Outcome.ACCEPTED and entry is not None:
+        writes.entries.append(entry)
+        writes.heads[entry.origin] = Head(entry.origin, entry.seq, entry.hash, entry.hlc)
+        writes.client_claims.setdefault(entry.client_id, entry.origin)
+    elif verdict.outcome is Outcome.HELD and entry is not None:
+        if not was_held and key not in held_keys:
+            writes.held.append(entry)
+        return
+    elif verdict.outcome is Outcome.REJECTED:
+        reason = verdict.reason or Reason.MALFORMED
+        writes.rejections.append(
+            Rejection(
+                origin=entry.origin if entry else "",
+                seq=entry.seq if entry else 0,
+                hash=entry.hash if entry else hashlib.sha256(verdict.envelope.body).digest(),
+                case_id=entry.case_id if entry else "",
+                reason=reason,
+                detail=verdict.detail,
+                envelope=verdict.envelope,
+                received_at=now,
+            )
+        )
+        if entry is not None and reason.quarantines:
+            writes.quarantines.setdefault(entry.origin, f"{reason.label}：{verdict.detail}")
+    if key is not None and key in held_keys:
+        writes.released.append(key)
+
+
+def _result(verdict: Verdict) -> EnvelopeResult:
+    body = verdict.body
+    return EnvelopeResult(
+        origin=body.origin if body else "",
+        seq=body.seq if body else 0,
+        outcome=verdict.outcome,
+        reason=verdict.reason,
+        detail=verdict.detail,
+    )
+
+
+def _gains_child(ctx: ProjectionContext, before: frozenset[str], after: frozenset[str]) -> bool:
+    for child in ctx.registry.children(ctx.node_id):
+        subtree = ctx.registry.subtree(child.node_id)
+        if after & subtree and not before & subtree:
+            return True
+    return False
+
+
+def _check_own(events: Sequence[CaseEvent], node_id: str, case_id: str) -> None:
+    if not events:
+        raise InvalidError("没有要记录的事件。")
+    for event in events:
+        if event.node_id != node_id or event.case_id != case_id:
+            raise InvalidError("事件必须属于本节点和本办件。", code="foreign_event")
+        event.validate()
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
