@@ -121,25 +121,37 @@ def unauthorized_reason(
 
 
 def _competence(event: CaseEvent, node: NodeRecord, item: Item, on: date) -> str | None:
-    where = f"{node.name}（{node.tier.label}）"
-    what = f"事项 {item.code}「{item.name}」"
+    # Runs for every event of every projected case: build the Chinese text only on refusal.
     if isinstance(event, _INTAKE):
         if node.tier is Tier.COUNTY or item.can_accept_at(node.tier, node.node_id, on):
             return None
-        return f"{where}不能受理{what}：该事项在 {on} 未下放到本节点，无权记录“{event.LABEL}”。"
+        return (
+            f"{_where(node)}不能受理{_what(item)}：该事项在 {on} 未下放到本节点，"
+            f"无权记录“{event.LABEL}”。"
+        )
     if isinstance(event, DepartmentReviewed):
         if item.project_type is not ProjectType.JOINT:
-            return f"{what}不是并联审批事项，不应记录部门审查意见。"
+            return f"{_what(item)}不是并联审批事项，不应记录部门审查意见。"
         if event.department not in (item.lead_department, *item.parallel_departments):
-            return f"部门 {event.department} 不是{what}的牵头部门或并联部门，不能出具审查意见。"
+            return (
+                f"部门 {event.department} 不是{_what(item)}的牵头部门或并联部门，不能出具审查意见。"
+            )
         if node.tier is Tier.COUNTY or _decides(item, node, on):
             return None
-        return f"{where}不办理{what}，不能代为记录部门审查意见。"
+        return f"{_where(node)}不办理{_what(item)}，不能代为记录部门审查意见。"
     if isinstance(event, _DECISION) and not _decides(item, node, on):
         decider = item.handling_tier_for(node.tier, node.node_id, on)
         why = "本节点不能办理该事项" if decider is None else f"该事项由{decider.label}作出决定"
-        return f"{where}无权对{what}记录“{event.LABEL}”：{why}。"
+        return f"{_where(node)}无权对{_what(item)}记录“{event.LABEL}”：{why}。"
     return None
+
+
+def _where(node: NodeRecord) -> str:
+    return f"{node.name}（{node.tier.label}）"
+
+
+def _what(item: Item) -> str:
+    return f"事项 {item.code}「{item.name}」"
 
 
 def _decides(item: Item, node: NodeRecord, on: date) -> bool:

@@ -43,6 +43,7 @@ from sync.store import CaseProjection, CaseRow, FeedEntry, LogEntry, Rejection, 
 
 UNAUTHORIZED_FLAG = "unauthorized_action"
 REJECTED_FLAG = "rejected_record"
+PENDING_FLAG = "pending_record"
 
 
 class UnauthorizedAction(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +64,13 @@ class RejectedRecord(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
 
 
+class PendingRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A logged envelope whose update waits for something it depends on."""
+
+    origin: str
+    seq: int
+
+
 class CaseView(msgspec.Struct, frozen=True, kw_only=True):
     """What the apps show for a case: the fold plus the evidence kept beside it."""
 
@@ -70,6 +78,7 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True):
     applicant_name: str | None = None
     unauthorized: tuple[UnauthorizedAction, ...] = ()
     rejected: tuple[RejectedRecord, ...] = ()
+    pending: tuple[PendingRecord, ...] = ()
 
 
 def decode_view(data: bytes) -> CaseView:
@@ -96,11 +105,15 @@ class ProjectionContext:
 
 @dataclass
 class CaseOutcome:
-    """Projection of one case and the evidence it produced."""
+    """Projection of one case and the evidence it produced.
+
+    ``quarantines`` maps each origin caught breaking a structural rule to (why, seq of the
+    offending entry).
+    """
 
     projection: CaseProjection
     rejections: list[Rejection] = field(default_factory=list)
-    quarantines: dict[str, str] = field(default_factory=dict)
+    quarantines: dict[str, tuple[str, int]] = field(default_factory=dict)
     valid: list[LogEntry] = field(default_factory=list)
 
 
@@ -110,49 +123,130 @@ def project_case(
     entries: Sequence[LogEntry],
     ctx: ProjectionContext,
     *,
-    quarantined: dict[str, str],
+    quarantined: dict[str, tuple[str, int]],
     previous_view: CaseView | None = None,
+    retry: Sequence[LogEntry] = (),
 ) -> CaseOutcome:
-    """Apply ``entries`` (new for this case, in log order) to ``state`` and project the case."""
+    """Apply ``entries`` (new for this case, in log order) to ``state`` and project the case.
+
+    ``quarantined`` maps an origin to (why, seq): its entries after that seq are refused, so a
+    violation bars everything its origin signed afterwards, whatever case and order they come in.
+
+    An update whose dependencies are not here yet integrates nothing: pycrdt would hold it in
+    memory only, so it is kept aside instead (``CaseView.pending``) and retried whenever the
+    case is projected again. ``retry`` passes those entries back in.
+    """
     doc = CaseDoc.load(state)
-    outcome_rejections: list[Rejection] = []
-    new_quarantines: dict[str, str] = {}
-    valid: list[LogEntry] = []
-    rejected = list(previous_view.rejected) if previous_view else []
-    for entry in entries:
-        barred = quarantined.get(entry.origin) or new_quarantines.get(entry.origin)
+    run = _Run(case_id, ctx, quarantined, previous_view)
+    waiting: list[LogEntry] = [*retry]
+    together = run.applied_together(doc, entries)
+    if together is None:
+        for entry in entries:
+            if run.apply(doc, entry) == "pending":
+                waiting.append(entry)
+    progress = True
+    while waiting and progress:
+        progress = False
+        still: list[LogEntry] = []
+        for entry in waiting:
+            if run.apply(doc, entry) == "pending":
+                still.append(entry)
+            else:
+                progress = True
+        waiting = still
+    if together is not None and state is None and not waiting:
+        # A case new to this receiver, applied in one go: its events are exactly those added
+        # (the fold orders them itself), so the document need not be read back.
+        events = [event for added in together for event in added]
+    else:
+        events, _undecodable = doc.events()
+    pending = tuple(PendingRecord(origin=e.origin, seq=e.seq) for e in waiting)
+    projection = _projection(
+        case_id, doc.state(), events, ctx, rejected=tuple(run.rejected), pending=pending
+    )
+    return CaseOutcome(projection, run.rejections, run.quarantines, run.valid)
+
+
+class _Run:
+    """Bookkeeping of one case's projection: what was applied, rejected or quarantined."""
+
+    def __init__(
+        self,
+        case_id: str,
+        ctx: ProjectionContext,
+        quarantined: dict[str, tuple[str, int]],
+        previous_view: CaseView | None,
+    ) -> None:
+        self.case_id = case_id
+        self.ctx = ctx
+        self.barred = quarantined
+        self.quarantines: dict[str, tuple[str, int]] = {}
+        self.valid: list[LogEntry] = []
+        self.rejections: list[Rejection] = []
+        self.rejected: list[RejectedRecord] = list(previous_view.rejected) if previous_view else []
+
+    def applied_together(
+        self, doc: CaseDoc, entries: Sequence[LogEntry]
+    ) -> list[tuple[CaseEvent, ...]] | None:
+        """Try the batch fast path; None (nothing changed) when the entries need one by one."""
+        if not entries or any(self._bar(e) is not None for e in entries):
+            return None
+        bodies = [open_body(e.envelope) for e in entries]
+        items = [(b.update, e.origin, b.client_id) for e, b in zip(entries, bodies, strict=True)]
+        added = doc.apply_batch(items, case_id=self.case_id)
+        if added is not None:
+            self.valid.extend(entries)
+        return added
+
+    def apply(self, doc: CaseDoc, entry: LogEntry) -> str:
+        """Apply one entry: ``applied``, ``pending`` or ``rejected``."""
+        barred = self._bar(entry)
         if barred is not None:
-            reason, detail = Reason.QUARANTINED_ORIGIN, f"节点 {entry.origin} 已被隔离：{barred}"
-        else:
-            body = open_body(entry.envelope)
-            check = doc.apply_checked(
-                body.update, origin=entry.origin, client_id=body.client_id, case_id=case_id
+            self._reject(
+                entry, Reason.QUARANTINED_ORIGIN, f"节点 {entry.origin} 已被隔离：{barred}"
             )
-            if check.ok:
-                valid.append(entry)
-                continue
-            reason = check.reason or Reason.UNDECODABLE_UPDATE
-            detail = check.detail
-            if reason.quarantines:
-                new_quarantines.setdefault(entry.origin, f"{reason.label}：{detail}")
-        rejected.append(
+            return "rejected"
+        body = open_body(entry.envelope)
+        check = doc.apply_checked(
+            body.update, origin=entry.origin, client_id=body.client_id, case_id=self.case_id
+        )
+        if check.ok and check.pending:
+            return "pending"
+        if check.ok:
+            self.valid.append(entry)
+            return "applied"
+        reason = check.reason or Reason.UNDECODABLE_UPDATE
+        if reason.quarantines:
+            self.quarantines.setdefault(
+                entry.origin, (f"{reason.label}：{check.detail}", entry.seq)
+            )
+        self._reject(entry, reason, check.detail)
+        return "rejected"
+
+    def _bar(self, entry: LogEntry) -> str | None:
+        """Why ``entry`` is refused because its origin is quarantined, or None."""
+        for source in (self.barred, self.quarantines):
+            found = source.get(entry.origin)
+            if found is not None and entry.seq > found[1]:
+                return found[0]
+        return None
+
+    def _reject(self, entry: LogEntry, reason: Reason, detail: str) -> None:
+        self.rejected.append(
             RejectedRecord(origin=entry.origin, seq=entry.seq, reason=reason.value, detail=detail)
         )
-        outcome_rejections.append(
+        self.rejections.append(
             Rejection(
                 origin=entry.origin,
                 seq=entry.seq,
                 hash=entry.hash,
-                case_id=case_id,
+                case_id=self.case_id,
                 reason=reason,
                 detail=detail,
                 envelope=entry.envelope,
-                received_at=ctx.now,
+                received_at=self.ctx.now,
             )
         )
-    events, _undecodable = doc.events()
-    projection = _projection(case_id, doc.state(), events, ctx, tuple(rejected))
-    return CaseOutcome(projection, outcome_rejections, new_quarantines, valid)
 
 
 def _projection(
@@ -160,7 +254,9 @@ def _projection(
     state: bytes,
     events: list[CaseEvent],
     ctx: ProjectionContext,
+    *,
     rejected: tuple[RejectedRecord, ...],
+    pending: tuple[PendingRecord, ...],
 ) -> CaseProjection:
     received = _first_received(events)
     catalog = ctx.catalog_for(received.catalog_version) if received else None
@@ -196,12 +292,15 @@ def _projection(
         applicant_name=received.applicant.name if received else None,
         unauthorized=tuple(unauthorized),
         rejected=rejected,
+        pending=pending,
     )
     flags = [flag.code.value for flag in case_state.flags]
     if unauthorized:
         flags.append(UNAUTHORIZED_FLAG)
     if rejected:
         flags.append(REJECTED_FLAG)
+    if pending:
+        flags.append(PENDING_FLAG)
     parties = {event.node_id for event in events}
     parties.update(e.to_node for e in events if isinstance(e, Forwarded))
     row = CaseRow(
@@ -297,5 +396,5 @@ def merge_case_outcome(writes: WriteSet, outcome: CaseOutcome) -> None:
     """Add one case's projection and evidence to a write set."""
     writes.projections.append(outcome.projection)
     writes.rejections.extend(outcome.rejections)
-    for origin, reason in outcome.quarantines.items():
+    for origin, (reason, _) in outcome.quarantines.items():
         writes.quarantines.setdefault(origin, reason)

@@ -12,9 +12,6 @@ a release on and its communities still verify the county's signature::
 A receiver opens a release with :func:`open_release`, which refuses anything damaged, forged,
 older than or as old as what it runs, or whose content does not pass the same checks the county
 ran before publishing (:func:`release_problems`).
-
-The older unsigned :class:`ReleaseDocument` (format 1) and :func:`fetch_release` stay until the
-services move to signed releases.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import httpx
 import msgspec
 
 from shared.calendar import CalendarYear, WorkingCalendar
@@ -32,7 +28,6 @@ from shared.errors import (
     ConflictError,
     InvalidError,
     SignatureInvalidError,
-    UnavailableError,
     ValidationError,
 )
 from shared.registry import Registry
@@ -41,13 +36,9 @@ from shared.signing import SigningKey, VerifyKey
 RELEASE_FORMAT = 2
 """Format of :class:`SignedRelease`."""
 
-LEGACY_RELEASE_FORMAT = 1
-"""Format of the unsigned :class:`ReleaseDocument`."""
 
 SIGNING_DOMAIN = b"tongban-catalog-release/v2\x00"
 """Prefix of the signed message, so a release signature is never valid for anything else."""
-
-FETCH_TIMEOUT_SECONDS = 10.0
 
 
 class ReleaseContent(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -230,54 +221,3 @@ def decode_release(data: bytes) -> SignedRelease:
         return _RELEASE_DECODER.decode(data)
     except msgspec.DecodeError as exc:
         raise InvalidError(f"目录发布无法解析：{exc}", code="release_decode") from exc
-
-
-class ReleaseDocument(msgspec.Struct, frozen=True, kw_only=True):
-    """One catalog release on the wire (format 1, unsigned; replaced by :class:`SignedRelease`)."""
-
-    format: int = LEGACY_RELEASE_FORMAT
-    version: int
-    content_hash: str
-    published_at: datetime
-    body: str
-
-    def checked_body(self) -> bytes:
-        """The catalog bytes, after checking they match the announced hash.
-
-        Raises:
-            InvalidError: wrong format version or the body does not match its hash.
-        """
-        if self.format != LEGACY_RELEASE_FORMAT:
-            raise InvalidError(
-                f"目录发布格式版本 {self.format} 不受支持（本机支持 {LEGACY_RELEASE_FORMAT}）。",
-                code="release_format",
-            )
-        body = self.body.encode("utf-8")
-        if sha256_hex(body) != self.content_hash:
-            raise InvalidError("目录发布内容与其摘要不符，可能在传输中损坏。", code="release_hash")
-        return body
-
-
-async def fetch_release(
-    parent_url: str, *, transport: httpx.AsyncBaseTransport | None = None
-) -> ReleaseDocument | None:
-    """The release the parent holds now; None when it holds none yet.
-
-    Raises:
-        UnavailableError: the parent could not be reached or answered with an error.
-        InvalidError: the answer is not a release.
-    """
-    url = parent_url.rstrip("/") + "/api/v1/catalog/release"
-    try:
-        async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_SECONDS, transport=transport) as client:
-            response = await client.get(url)
-    except httpx.HTTPError as exc:
-        raise UnavailableError(f"无法连接上级中心 {parent_url}：{type(exc).__name__}") from exc
-    if response.status_code == 404:
-        return None
-    if response.status_code != 200:
-        raise UnavailableError(f"上级中心返回错误 HTTP {response.status_code}：{url}")
-    try:
-        return msgspec.json.decode(response.content, type=ReleaseDocument)
-    except msgspec.DecodeError as exc:
-        raise InvalidError(f"上级中心返回的目录发布无法解析：{exc}", code="release_decode") from exc

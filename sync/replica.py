@@ -113,13 +113,15 @@ class Replica:
         self, envelopes: Sequence[Envelope], cursors: dict[str, int]
     ) -> list[EnvelopeResult]:
         decoded = decode_all(envelopes)
-        origins = {body.origin for _, body, _ in decoded if body is not None}
         store = self.store
+        # Every held envelope is looked at again, not only those of origins in this batch: one
+        # held for a clock running ahead must be taken once time has caught up, even if its
+        # origin sends nothing more (the sender's cursor has already moved past it).
+        all_held = await store.held()
+        origins = {body.origin for _, body, _ in decoded if body is not None}
+        origins.update(h.origin for h in all_held)
         heads = await store.heads(origins)
-        held: list[LogEntry] = []
-        for origin in sorted(origins):
-            head_seq = heads[origin].seq if origin in heads else 0
-            held.extend(h for h in await store.held(origin) if h.seq > head_seq)
+        held = [h for h in all_held if h.seq > (heads[h.origin].seq if h.origin in heads else 0)]
         held_keys = {(h.origin, h.seq) for h in held}
         candidates = [*envelopes, *(h.envelope for h in held)]
         seen = [
@@ -127,8 +129,11 @@ class Replica:
             for envelope, body, _ in [*decoded, *decode_all([h.envelope for h in held])]
             if body is not None
         ]
+        chained = self._registry().subtree(self.node_id)
         logged_keys = [
-            (e.origin, e.seq) for e in seen if e.origin in heads and e.seq <= heads[e.origin].seq
+            (e.origin, e.seq)
+            for e in seen
+            if e.origin not in chained or (e.origin in heads and e.seq <= heads[e.origin].seq)
         ]
         ctx = CheckContext(
             registry=self._registry(),
@@ -139,16 +144,15 @@ class Replica:
             client_owners=await store.client_owners({e.client_id for e in seen}),
             now_ms=_ms(self._clock()),
             max_skew_ms=self._max_skew_ms,
+            chained=chained,
         )
         verdicts = check_batch(candidates, ctx)
         writes = WriteSet(cursors=dict(cursors))
         now = self._clock()
-        latest: Hlc | None = None
         for position, verdict in enumerate(verdicts):
-            was_held = position >= len(envelopes)
-            _record_verdict(writes, verdict, was_held, held_keys, now)
-            if verdict.outcome is Outcome.ACCEPTED and verdict.body is not None:
-                latest = verdict.body.hlc if latest is None else max(latest, verdict.body.hlc)
+            _record_verdict(writes, verdict, position >= len(envelopes), held_keys, now)
+        _order_and_heads(writes, chained)
+        latest = max((e.hlc for e in writes.entries), default=None)
         await store.commit(writes)
         if latest is not None:
             self.observe(latest)
@@ -177,26 +181,52 @@ class Replica:
         states = await store.case_states(ids)
         parties = await store.case_parties(ids)
         rows = await store.case_rows(ids)
-        quarantined = await store.quarantined()
+        stored = {origin: (why, 0) for origin, why in (await store.quarantined()).items()}
         ctx = self._context()
-        writes = WriteSet(watermark=entries[-1].pos)
-        outcomes: list[tuple[str, CaseOutcome, CaseView | None]] = []
-        for case_id, case_entries in by_case.items():
-            previous = decode_view(rows[case_id].state_json) if case_id in rows else None
-            outcome = project_case(
-                case_id,
-                states.get(case_id),
-                case_entries,
-                ctx,
-                quarantined=quarantined,
-                previous_view=previous,
-            )
-            quarantined = {**outcome.quarantines, **quarantined}
-            merge_case_outcome(writes, outcome)
-            outcomes.append((case_id, outcome, previous))
+        views = {case_id: decode_view(row.state_json) for case_id, row in rows.items()}
+        retry = await self._pending_entries(views)
+        barred = dict(stored)
+        while True:
+            # A violation found in one case bars its origin's later entries in every case of
+            # the chunk; if this pass found a new one, project the chunk again knowing it.
+            writes = WriteSet(watermark=entries[-1].pos)
+            outcomes: list[tuple[str, CaseOutcome, CaseView | None]] = []
+            found: dict[str, tuple[str, int]] = {}
+            for case_id, case_entries in by_case.items():
+                previous = views.get(case_id)
+                outcome = project_case(
+                    case_id,
+                    states.get(case_id),
+                    case_entries,
+                    ctx,
+                    quarantined=barred,
+                    previous_view=previous,
+                    retry=retry.get(case_id, ()),
+                )
+                for origin, (why, seq) in outcome.quarantines.items():
+                    if origin not in found or seq < found[origin][1]:
+                        found[origin] = (why, seq)
+                merge_case_outcome(writes, outcome)
+                outcomes.append((case_id, outcome, previous))
+            new = {o: v for o, v in found.items() if o not in barred or v[1] < barred[o][1]}
+            if not new:
+                break
+            barred.update(new)
         await self._add_feed(writes, outcomes, parties, ctx)
         await store.commit(writes)
         return ProjectionReport(len(entries), len(by_case), len(writes.rejections))
+
+    async def _pending_entries(self, views: dict[str, CaseView]) -> dict[str, list[LogEntry]]:
+        """Log entries that an earlier projection had to keep aside, per case."""
+        waiting = {case_id: view.pending for case_id, view in views.items() if view.pending}
+        if not waiting:
+            return {}
+        logs = await self.store.case_log(list(waiting))
+        found: dict[str, list[LogEntry]] = {}
+        for case_id, records in waiting.items():
+            keys = {(r.origin, r.seq) for r in records}
+            found[case_id] = [e for e in logs.get(case_id, []) if (e.origin, e.seq) in keys]
+        return found
 
     async def _add_feed(
         self,
@@ -351,7 +381,6 @@ def _record_verdict(
     key = (entry.origin, entry.seq) if entry else None
     if verdict.outcome is Outcome.ACCEPTED and entry is not None:
         writes.entries.append(entry)
-        writes.heads[entry.origin] = Head(entry.origin, entry.seq, entry.hash, entry.hlc)
         writes.client_claims.setdefault(entry.client_id, entry.origin)
     elif verdict.outcome is Outcome.HELD and entry is not None:
         if not was_held and key not in held_keys:
@@ -375,6 +404,21 @@ def _record_verdict(
             writes.quarantines.setdefault(entry.origin, f"{reason.label}：{verdict.detail}")
     if key is not None and key in held_keys:
         writes.released.append(key)
+
+
+def _order_and_heads(writes: WriteSet, chained: frozenset[str]) -> None:
+    """Log an origin's entries in ``seq`` order and move the heads of chained origins.
+
+    Batches may list an origin's envelopes in any order (a parent's feed goes case by case);
+    the log must keep each origin's order so that relaying upward never creates a gap.
+    """
+    first: dict[str, int] = {}
+    for position, entry in enumerate(writes.entries):
+        first.setdefault(entry.origin, position)
+    writes.entries.sort(key=lambda e: (first[e.origin], e.seq))
+    for entry in writes.entries:
+        if entry.origin in chained:
+            writes.heads[entry.origin] = Head(entry.origin, entry.seq, entry.hash, entry.hlc)
 
 
 def _result(verdict: Verdict) -> EnvelopeResult:

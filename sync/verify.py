@@ -54,8 +54,10 @@ class CheckContext:
     known_updates: set[bytes]
     client_owners: dict[int, str]
     now_ms: int
+    chained: frozenset[str] = frozenset()
     max_skew_ms: int = DEFAULT_MAX_SKEW_MS
     keys: dict[str, VerifyKey] = field(default_factory=dict)
+    """Parsed keys by origin (filled on demand)."""
 
     def key_of(self, origin: str) -> VerifyKey | None:
         """The origin's public key from the registry (parsed once)."""
@@ -100,6 +102,9 @@ def check_batch(envelopes: Sequence[Envelope], ctx: CheckContext) -> list[Verdic
     return [verdicts[i] for i in range(len(envelopes))]
 
 
+Item = tuple[int, Envelope, EnvelopeBody, LogEntry]
+
+
 def _check_origin(
     origin: str,
     items: list[tuple[int, Envelope, EnvelopeBody]],
@@ -114,17 +119,13 @@ def _check_origin(
             (i, Verdict(e, Outcome.REJECTED, reason, detail, LogEntry.of(e, b), b))
             for i, e, b in items
         ]
-    out, run = _chain(origin, items, ctx)
-    last_hlc = head.hlc if (head := ctx.heads.get(origin)) else None
-    authentic = _authenticated_prefix(origin, run, ctx)
-    for position, (index, envelope, body, entry) in enumerate(run):
-        if position >= authentic:
-            if position == authentic:
-                detail = f"节点 {origin} 的第 {body.seq} 号记录签名无效"
-                out.append((index, _reject(envelope, Reason.BAD_SIGNATURE, detail, entry, body)))
-            else:
-                out.append((index, _after_break(origin, envelope, entry, body)))
-            continue
+    pool = [(i, e, b, LogEntry.of(e, b)) for i, e, b in items]
+    if origin not in ctx.chained:
+        return _check_unchained(origin, pool, ctx, claimed, updates)
+    out, chain, held = _chain(origin, pool, ctx)
+    head = ctx.heads.get(origin)
+    last_hlc = head.hlc if head else None
+    for position, (index, envelope, body, entry) in enumerate(chain):
         verdict = _check_clock_and_ownership(
             origin, body, entry, last_hlc=last_hlc, ctx=ctx, claimed=claimed, updates=updates
         )
@@ -135,47 +136,173 @@ def _check_origin(
             out.append((index, Verdict(envelope, Outcome.ACCEPTED, None, "", entry, body)))
             continue
         out.append((index, verdict))
-        for later_index, later_envelope, later_body, later_entry in run[position + 1 :]:
-            out.append((later_index, _after_break(origin, later_envelope, later_entry, later_body)))
+        held = [*chain[position + 1 :], *held]
         break
+    out.extend((i, _after_break(origin, e, en, b)) for i, e, b, en in held)
     return out
 
 
 def _chain(
-    origin: str, items: list[tuple[int, Envelope, EnvelopeBody]], ctx: CheckContext
-) -> tuple[list[tuple[int, Verdict]], list[tuple[int, Envelope, EnvelopeBody, LogEntry]]]:
-    """Verdicts for an origin's envelopes that cannot extend its chain, and the run that does."""
+    origin: str, pool: list[Item], ctx: CheckContext
+) -> tuple[list[tuple[int, Verdict]], list[Item], list[Item]]:
+    """Split an origin's envelopes into settled verdicts, the authentic run that extends its
+    chain (in seq order) and those that must wait.
+
+    A conflicting envelope (another body for a seq already held) counts as a fork only when its
+    own signature is valid: only the origin's key can prove that the origin equivocated, so an
+    unsigned fake can never get an honest node quarantined.
+    """
     head = ctx.heads.get(origin)
-    expected_seq = (head.seq if head else 0) + 1
-    expected_prev = head.hash if head else GENESIS
+    end_seq = head.seq if head else 0
+    end_hash = head.hash if head else GENESIS
     out: list[tuple[int, Verdict]] = []
-    run: list[tuple[int, Envelope, EnvelopeBody, LogEntry]] = []
-    seen_in_batch: dict[int, bytes] = {}
-    broken = False
-    for index, envelope, body in items:
-        entry = LogEntry.of(envelope, body)
-        earlier = ctx.logged_hashes.get((origin, body.seq)) or seen_in_batch.get(body.seq)
-        if body.seq < expected_seq or body.seq in seen_in_batch:
-            if earlier == entry.hash:
-                out.append((index, Verdict(envelope, Outcome.DUPLICATE, None, "", entry, body)))
+    known: dict[int, bytes] = {}
+    remaining: list[Item] = []
+    for item in pool:
+        seq, digest = item[2].seq, item[3].hash
+        if seq <= end_seq:
+            logged = ctx.logged_hashes.get((origin, seq))
+            if logged == digest:
+                out.append(
+                    (item[0], Verdict(item[1], Outcome.DUPLICATE, None, "", item[3], item[2]))
+                )
             else:
-                detail = f"节点 {origin} 的第 {body.seq} 号记录已有另一份不同内容"
-                out.append((index, _reject(envelope, Reason.FORK, detail, entry, body)))
+                out.append((item[0], _conflict(origin, item, ctx)))
+        else:
+            remaining.append(item)
+    chain: list[Item] = []
+    while True:
+        run = _linked_run(remaining, end_seq, end_hash)
+        if not run:
+            break
+        vouched = _vouched_length(origin, run, ctx)
+        chain.extend(run[:vouched])
+        for item in run[:vouched]:
+            remaining.remove(item)
+            known[item[2].seq] = item[3].hash
+        if vouched:
+            end_seq, end_hash = run[vouched - 1][2].seq, run[vouched - 1][3].hash
+        if vouched == len(run):
+            break
+        suspect = run[vouched]
+        remaining.remove(suspect)
+        if suspect is run[-1]:
+            # Nothing after it vouches for its body yet. A later record may (a relay that
+            # mangled only the signature bytes), or a genuine record for this seq may arrive
+            # and show it forged: it waits, and its reason says why.
+            detail = f"节点 {origin} 的第 {suspect[2].seq} 号记录签名无效，待后续记录核验"
+            verdict = Verdict(
+                suspect[1], Outcome.HELD, Reason.BAD_SIGNATURE, detail, suspect[3], suspect[2]
+            )
+            out.append((suspect[0], verdict))
+            break
+        detail = f"节点 {origin} 的第 {suspect[2].seq} 号记录签名无效"
+        out.append(
+            (suspect[0], _reject(suspect[1], Reason.BAD_SIGNATURE, detail, suspect[3], suspect[2]))
+        )
+    held: list[Item] = []
+    for item in remaining:
+        seq = item[2].seq
+        if (seq <= end_seq and known.get(seq) != item[3].hash) or (
+            seq == end_seq + 1 and item[2].prev != end_hash
+        ):
+            # Another body for a seq already settled, or the next seq built on a different
+            # past: nothing can ever make it link.
+            out.append((item[0], _conflict(origin, item, ctx)))
+        elif item[2].seq <= end_seq:
+            out.append((item[0], Verdict(item[1], Outcome.DUPLICATE, None, "", item[3], item[2])))
+        else:
+            held.append(item)
+    return out, chain, held
+
+
+def _linked_run(remaining: list[Item], end_seq: int, end_hash: bytes) -> list[Item]:
+    """The longest run in ``remaining`` that continues the chain from ``(end_seq, end_hash)``."""
+    by_seq: dict[int, list[Item]] = {}
+    for item in remaining:
+        by_seq.setdefault(item[2].seq, []).append(item)
+    run: list[Item] = []
+    seq, prev = end_seq + 1, end_hash
+    while True:
+        nxt = next((i for i in by_seq.get(seq, []) if i[2].prev == prev), None)
+        if nxt is None:
+            return run
+        run.append(nxt)
+        seq, prev = seq + 1, nxt[3].hash
+
+
+def _vouched_length(origin: str, run: list[Item], ctx: CheckContext) -> int:
+    """How many envelopes at the start of ``run`` are authentic.
+
+    A valid signature on envelope k vouches for every earlier body of the run, because each
+    ``prev`` commits to the hash of the one before. So the run is checked from its end: in the
+    honest case one signature settles the whole run.
+    """
+    key = ctx.key_of(origin)
+    if key is None:
+        return 0
+    for position in range(len(run) - 1, -1, -1):
+        try:
+            verify_envelope(run[position][1], key)
+        except SignatureInvalidError:
             continue
-        if broken or body.seq > expected_seq:
-            detail = f"等待节点 {origin} 的第 {expected_seq} 号记录"
-            out.append((index, Verdict(envelope, Outcome.HELD, Reason.GAP, detail, entry, body)))
-            broken = True
+        return position + 1
+    return 0
+
+
+def _conflict(origin: str, item: Item, ctx: CheckContext) -> Verdict:
+    _, envelope, body, entry = item
+    key = ctx.key_of(origin)
+    try:
+        if key is None:
+            raise SignatureInvalidError("no key")
+        verify_envelope(envelope, key)
+    except SignatureInvalidError:
+        detail = f"节点 {origin} 的第 {body.seq} 号记录签名无效"
+        return _reject(envelope, Reason.BAD_SIGNATURE, detail, entry, body)
+    detail = f"节点 {origin} 的第 {body.seq} 号记录已有另一份经其签名的不同内容（疑似节点被复制）"
+    return _reject(envelope, Reason.FORK, detail, entry, body)
+
+
+def _check_unchained(
+    origin: str,
+    pool: list[Item],
+    ctx: CheckContext,
+    claimed: dict[int, str],
+    updates: set[bytes],
+) -> list[tuple[int, Verdict]]:
+    """Envelopes of an origin outside this receiver's subtree, relayed down by its parent.
+
+    A parent sends a child only the records of cases the child's subtree takes part in, so such
+    an origin's sequence has legitimate holes here: each envelope stands on its own signature.
+    """
+    key = ctx.key_of(origin)
+    out: list[tuple[int, Verdict]] = []
+    for index, envelope, body, entry in pool:
+        logged = ctx.logged_hashes.get((origin, body.seq))
+        if logged == entry.hash:
+            out.append((index, Verdict(envelope, Outcome.DUPLICATE, None, "", entry, body)))
             continue
-        if body.prev != expected_prev:
-            detail = f"节点 {origin} 的第 {body.seq} 号记录与前一条记录的摘要不符"
-            out.append((index, _reject(envelope, Reason.FORK, detail, entry, body)))
-            broken = True
+        if logged is not None:
+            out.append((index, _conflict(origin, (index, envelope, body, entry), ctx)))
             continue
-        seen_in_batch[body.seq] = entry.hash
-        run.append((index, envelope, body, entry))
-        expected_seq, expected_prev = body.seq + 1, entry.hash
-    return out, run
+        try:
+            if key is None:
+                raise SignatureInvalidError("no key")
+            verify_envelope(envelope, key)
+        except SignatureInvalidError:
+            detail = f"节点 {origin} 的第 {body.seq} 号记录签名无效"
+            out.append((index, _reject(envelope, Reason.BAD_SIGNATURE, detail, entry, body)))
+            continue
+        verdict = _check_clock_and_ownership(
+            origin, body, entry, last_hlc=None, ctx=ctx, claimed=claimed, updates=updates
+        )
+        if verdict is None:
+            claimed[body.client_id] = origin
+            updates.add(entry.update_hash)
+            verdict = Verdict(envelope, Outcome.ACCEPTED, None, "", entry, body)
+        out.append((index, verdict))
+    return out
 
 
 def _origin_barrier(origin: str, ctx: CheckContext) -> tuple[Reason, str] | None:
@@ -188,29 +315,6 @@ def _origin_barrier(origin: str, ctx: CheckContext) -> tuple[Reason, str] | None
         why = ctx.quarantined.get(origin) or record.status_reason
         return Reason.QUARANTINED_ORIGIN, f"节点 {origin} 已被隔离：{why}"
     return None
-
-
-def _authenticated_prefix(
-    origin: str, run: list[tuple[int, Envelope, EnvelopeBody, LogEntry]], ctx: CheckContext
-) -> int:
-    """How many envelopes at the start of ``run`` are authentic (mode B, then fallback)."""
-    if not run:
-        return 0
-    key = ctx.key_of(origin)
-    if key is None:
-        return 0
-    try:
-        verify_envelope(run[-1][1], key)
-    except SignatureInvalidError:
-        pass
-    else:
-        return len(run)
-    for position, (_, envelope, _, _) in enumerate(run):
-        try:
-            verify_envelope(envelope, key)
-        except SignatureInvalidError:
-            return position
-    return len(run)
 
 
 def _check_clock_and_ownership(

@@ -27,15 +27,6 @@ class NodeCatalogStore:
     def __init__(self, database: NodeDatabase) -> None:
         self._database = database
 
-    def latest(self) -> NodeRelease | None:
-        """The newest release held, if any."""
-
-        def query(db: Database) -> NodeRelease | None:
-            rows = list(db.table("catalog_release").rows_where(order_by="version desc", limit=1))
-            return _to_release(rows[0]) if rows else None
-
-        return self._database.read(query)
-
     def all(self) -> list[NodeRelease]:
         """Every release held, oldest first (cases keep the version they were accepted under)."""
 
