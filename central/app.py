@@ -44,8 +44,8 @@ def create_app(settings: CentralSettings, *, clock: Callable[[], datetime] = _ut
     releases = ReleaseService(CatalogStore(), RegistryStore(), key, clock)
     registry = RegistryService(RegistryStore(), releases, key, clock)
     guide = GuideService(releases)
-    status = CentralStatusService(settings, engine, releases)
     replica = county_replica(PiccoloSyncStore(engine), releases, key, clock)
+    status = CentralStatusService(settings, engine, releases, replica)
     sync = SyncService(replica, releases, clock)
 
     @asynccontextmanager
@@ -56,6 +56,8 @@ def create_app(settings: CentralSettings, *, clock: Callable[[], datetime] = _ut
         try:
             yield
         finally:
+            # A background projection resumes from its watermark at the next start.
+            await replica.cancel_background()
             await close_database(engine)
 
     return service_app(

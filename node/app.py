@@ -7,27 +7,36 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from litestar import Litestar
 
+from node.api import auth
+from node.api.auth import csrf_config, login, login_page, logout, me, session_middleware
 from node.api.catalog import current_release
+from node.api.desk import desk
 from node.api.enroll import enroll
 from node.api.guide import get_item, home, item_page, list_items
 from node.api.health import healthz
 from node.identity import read_identity
+from node.services.accounts import AccountService
 from node.services.catalog import NodeCatalogService
 from node.services.enrollment import EnrollmentRelay
 from node.services.replication import NodeReplication
 from node.services.status import NodeStatusService, Prober
 from node.settings import NodeSettings
+from node.storage.accounts import AccountStore
 from node.storage.catalog_store import NodeCatalogStore
 from node.storage.database import NodeDatabase
 from node.storage.sync_store import NodeSyncStore
 from sync.keys import load_private_key
 from sync.parent import probe_parent
+from sync.replica import replication_report
 from web.frame import service_app
 from web.sync_endpoint import sync_endpoint
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 
 def _utc_now() -> datetime:
@@ -59,9 +68,11 @@ def create_app(
         catalog,
         clock=clock,
         sync_status=lambda: replication.status,
+        replication=lambda: replication_report(replication.replica),
         prober=prober,
     )
     relay = EnrollmentRelay(identity.parent_url, catalog, parent_transport)
+    accounts = AccountService(AccountStore(database), clock)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -75,6 +86,7 @@ def create_app(
                 loop_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop_task
+            await replication.replica.cancel_background()
             database.close()
 
     return service_app(
@@ -89,13 +101,25 @@ def create_app(
             current_release,
             sync_endpoint,
             enroll,
+            login_page,
+            login,
+            logout,
+            me,
+            desk,
         ],
         services={
             "catalog_service": catalog,
             "status_service": status,
             "sync_serve": replication.serve_child,
             "enrollment_relay": relay,
+            "account_service": accounts,
+            "node_replication": replication,
+            "node_identity": identity,
         },
         lifespan=lifespan,
         debug=settings.debug,
+        templates=TEMPLATE_DIR,
+        middleware=[session_middleware(accounts)],
+        csrf_config=csrf_config(accounts.csrf_secret()),
+        exception_handlers=auth.EXCEPTION_HANDLERS,
     )

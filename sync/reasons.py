@@ -5,19 +5,29 @@ The receiver checks every envelope in this order and stops at the first that fai
 1. origin      known, not revoked, not quarantined          unknown_origin, revoked_origin,
                                                               quarantined_origin
 2. form        decodes as a supported envelope               malformed
-3. signature   the origin's key signed the exact body        bad_signature
-4. chain       next in the origin's hash chain               duplicate (harmless), gap (held),
-                                                              fork, replay
-5. clock       HLC not far ahead, never behind the origin    clock_ahead (held), clock_regression
+3. chain and   for an origin inside the receiver's subtree  duplicate (harmless), gap (held),
+   signature   (whose records all come up through it): it   fork, bad_signature
+               must extend the origin's hash chain, and the
+               last valid signature of a run vouches for
+               every earlier body; for an origin above it
+               (records relayed down, only for the cases it
+               takes part in): each record's own signature
+4. clock       HLC not far ahead, never behind the origin    clock_ahead (held), clock_regression
+5. replay and  the update is new; the client id is not       replay, foreign_client
+   ownership   another node's
 6. structure   appends only; events carry the origin;        deletes_history, foreign_node_event,
-               only the origin's own client ids              foreign_client, unknown_root,
-                                                              malformed_event, case_mismatch,
+   (projection) only the origin's own client ids; nothing    foreign_client, unknown_root,
+               outside the events list                       malformed_event, case_mismatch,
                                                               undecodable_update
 7. authority   the origin may take each action (semantic)    unauthorized_action (kept as
-                                                              evidence, ignored by the fold)
+   (projection)                                              evidence, ignored by the fold)
 
-Rejections at steps 6 put the origin in quarantine: a node that writes outside its own log is
-either broken or tampered with, and nothing more it sends is trusted until the county acts.
+A fork is declared only for a conflicting record that the origin's own key signed: an unsigned
+fake can never get an honest node quarantined. A run's last record with a bad signature is held
+(reason bad_signature) until a later record vouches for its body or a genuine record for its seq
+shows it forged. Rejections marked as quarantining (a fork, the structural rules) bar the origin
+from that seq on: a node that writes outside its own log is either broken or tampered with, and
+nothing more it signs is trusted until the county acts.
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ once per case over everything new, and resumes from the watermark after a restar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +44,13 @@ from sync.verify import DEFAULT_MAX_SKEW_MS, CheckContext, Verdict, check_batch,
 
 PROJECTION_CHUNK = 20_000
 """Log entries projected per store transaction."""
+
+INLINE_PROJECTION_LIMIT = 1_000
+"""A sync whose backlog is at most this many entries is projected before it is answered (so
+its effects show in the same round); a larger catch-up is acknowledged at once and projected
+in the background."""
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,8 @@ class Replica:
         self._max_skew_ms = max_skew_ms
         self._lock = asyncio.Lock()
         self._hlc: Hlc | None = None
+        self._projector: asyncio.Task[None] | None = None
+        self._again = False
 
     @property
     def registry(self) -> Registry:
@@ -108,6 +119,49 @@ class Replica:
         """Project everything above the watermark."""
         async with self._lock:
             return await self._project()
+
+    async def backlog(self) -> int:
+        """Log entries not yet projected."""
+        return await self.store.log_end() - await self.store.watermark()
+
+    async def project_after_ingest(self) -> None:
+        """End of a push: project now if the backlog is small, else in the background."""
+        if await self.backlog() <= INLINE_PROJECTION_LIMIT:
+            await self.project()
+        else:
+            self.project_soon()
+
+    def project_soon(self) -> None:
+        """Start a background projection (one at a time; a request during it runs another)."""
+        if self._projector is not None and not self._projector.done():
+            self._again = True
+            return
+        self._projector = asyncio.get_running_loop().create_task(self._project_in_background())
+
+    async def settled(self) -> None:
+        """Wait until no background projection is running (shutdown, tests)."""
+        while self._projector is not None and not self._projector.done():
+            await asyncio.shield(self._projector)
+
+    async def cancel_background(self) -> None:
+        """Stop a background projection (shutdown); it resumes from the watermark later."""
+        task = self._projector
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _project_in_background(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self.project()
+            except Exception:
+                # The watermark did not move: the next push or restart projects again.
+                logger.exception("background projection failed")
+                return
+            if not self._again:
+                return
 
     async def _ingest(
         self, envelopes: Sequence[Envelope], cursors: dict[str, int]
@@ -451,3 +505,16 @@ def _check_own(events: Sequence[CaseEvent], node_id: str, case_id: str) -> None:
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+async def replication_report(replica: Replica) -> dict[str, int | bool]:
+    """Log size and projection backlog, for health pages and supervisors."""
+    end = await replica.store.log_end()
+    watermark = await replica.store.watermark()
+    return {
+        "log_end": end,
+        "projected_to": watermark,
+        "backlog": end - watermark,
+        "held": len(await replica.store.held()),
+        "quarantined": len(await replica.store.quarantined()),
+    }

@@ -33,9 +33,13 @@ async def handle_sync(
 
     The batch is logged and acknowledged first; its cases are projected (and the feed for the
     children extended) when the child marks the batch ``final``, so a long backlog is projected
-    once per case instead of once per batch.
+    once per case instead of once per batch. A large backlog is projected in the background
+    after the answer: the records are already durable, and the child need not wait for the
+    county's case tables.
     """
-    results = await replica.receive(request.envelopes, project=request.final)
+    results = await replica.receive(request.envelopes, project=False)
+    if request.final:
+        await replica.project_after_ingest()
     store = replica.store
     subtree = replica.registry.subtree(caller.node_id)
     heads = await store.heads(subtree)

@@ -2,7 +2,7 @@
 
 tongban calendar due|between|show   deadline arithmetic on the official calendar
 tongban central init|import-catalog|serve
-tongban node init|pull-catalog|serve
+tongban node init|sync|rebuild|serve|add-user|set-password
 tongban demo                        a county, a township and a community on this machine
 """
 
@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.delegation import Tier
-from shared.errors import PlatformError
+from shared.errors import ConflictError, NotFoundError, PlatformError
 from shared.version import VERSION
 from tongban import calendar_cli
+
+if TYPE_CHECKING:
+    from node.services.accounts import AccountService
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +118,30 @@ def _add_node(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(handler=_node_serve)
+
+    stdin_help = "从标准输入读取一行作为密码（不交互提示，用于脚本）"
+    add_user = with_data(sub.add_parser("add-user", help="新增本节点工作人员账号"))
+    add_user.add_argument(
+        "--username", required=True, help="登录用户名：2–32 位小写字母、数字、点、下划线或连字符"
+    )
+    add_user.add_argument("--name", required=True, help="姓名，如 张三")
+    add_user.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        required=True,
+        metavar="ROLE",
+        help="角色，可重复：clerk（窗口人员）、reviewer（审核）、approver（决定）、admin（节点管理员）",
+    )
+    add_user.add_argument("--password-stdin", action="store_true", help=stdin_help)
+    add_user.set_defaults(handler=_node_add_user)
+
+    set_password = with_data(
+        sub.add_parser("set-password", help="重设工作人员密码（该账号已有的登录随即失效）")
+    )
+    set_password.add_argument("--username", required=True)
+    set_password.add_argument("--password-stdin", action="store_true", help=stdin_help)
+    set_password.set_defaults(handler=_node_set_password)
 
 
 def _central_init(args: argparse.Namespace) -> int:
@@ -247,6 +277,64 @@ def _node_serve(args: argparse.Namespace) -> int:
     settings = NodeSettings.from_env(data_dir=args.data, host=args.host, port=args.port)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    return 0
+
+
+@contextmanager
+def _node_accounts(data: Path | None) -> Iterator[AccountService]:
+    from datetime import UTC, datetime
+
+    from node.identity import read_identity
+    from node.services.accounts import AccountService
+    from node.settings import NodeSettings
+    from node.storage.accounts import AccountStore
+    from node.storage.database import NodeDatabase
+
+    settings = NodeSettings.from_env(data_dir=data)
+    read_identity(settings.config_path)  # refuses a folder that is not an initialised node
+    database = NodeDatabase(settings.database_path)
+    try:
+        yield AccountService(AccountStore(database), lambda: datetime.now(UTC))
+    finally:
+        database.close()
+
+
+def _read_new_password(from_stdin: bool) -> str:
+    """One line from stdin, or typed twice without echo; never printed or logged."""
+    from node.services.accounts import check_password_rules
+    from shared.errors import InvalidError
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("新密码：")
+    check_password_rules(password)
+    if getpass.getpass("再次输入新密码：") != password:
+        raise InvalidError("两次输入的密码不一致，未作任何修改。", code="password_mismatch")
+    return password
+
+
+def _node_add_user(args: argparse.Namespace) -> int:
+    from node.services.accounts import parse_roles
+
+    parse_roles(args.roles)  # a typo in a role is reported before the password is asked
+    with _node_accounts(args.data) as accounts:
+        if accounts.user(args.username) is not None:
+            raise ConflictError(f"用户名“{args.username}”已存在。", code="username_taken")
+        password = _read_new_password(args.password_stdin)
+        user = accounts.add_user(
+            username=args.username, name=args.name, roles=args.roles, password=password
+        )
+    roles = "、".join(role.label for role in user.ordered_roles)
+    print(f"已创建账号 {user.username}（{user.name}），角色：{roles}。")
+    return 0
+
+
+def _node_set_password(args: argparse.Namespace) -> int:
+    with _node_accounts(args.data) as accounts:
+        if accounts.user(args.username) is None:
+            raise NotFoundError(f"没有用户名为“{args.username}”的账号。", code="user_not_found")
+        closed = accounts.set_password(args.username, _read_new_password(args.password_stdin))
+    print(f"已重设 {args.username} 的密码，结束了 {closed} 个登录会话。")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,10 @@ import httpx
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 
+
+DEMO_USER = "clerk"
+DEMO_PASSWORD = "tongban-demo"  # noqa: S105 - a demo account, printed at start
+"""Demo only: printed on start. Real installations create accounts with `tongban node add-user`."""
 
 DEMO_SYNC_INTERVAL = "5"
 """Seconds between syncs in the demo, so changes show up quickly (production default: 60)."""
@@ -49,6 +54,16 @@ COMMUNITY = DemoNode(
 def run_demo(data: Path, port: int) -> int:
     """Set up (first run only) and start the three tiers; block until Ctrl-C."""
     data = data.resolve()
+    busy = [
+        p for p in (port, port + TOWNSHIP.port_offset, port + COMMUNITY.port_offset) if _taken(p)
+    ]
+    if busy:
+        ports = "、".join(str(p) for p in busy)
+        print(
+            f"端口 {ports} 已被占用（是否已有演示在运行？）。请先停止它，或用 --port 换一个端口。",
+            file=sys.stderr,
+        )
+        return 1
     # A plain `kill` must stop the children too, so SIGTERM takes the same exit path as Ctrl-C.
     signal.signal(signal.SIGTERM, _stop)
     catalog_file = Path(str(files("tongban") / "demo_catalog.json"))
@@ -93,6 +108,7 @@ def run_demo(data: Path, port: int) -> int:
                 _tongban(
                     "node", "init", "--data", str(folder), "--parent", parent, "--token", token
                 )
+                _add_demo_user(folder, node)
             processes.append(_serve("node", folder, port + node.port_offset))
             _wait_healthy(port + node.port_offset, node.name)
         _announce(data, port)
@@ -114,12 +130,52 @@ def run_demo(data: Path, port: int) -> int:
                 process.kill()
 
 
+def _taken(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def _tongban(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "tongban", *args], check=True)
+
+
+def _add_demo_user(folder: Path, node: DemoNode) -> None:
+    # One account with every role, so a visitor can try each step at the window.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tongban",
+            "node",
+            "add-user",
+            "--data",
+            str(folder),
+            "--username",
+            DEMO_USER,
+            "--name",
+            f"{node.name}窗口",
+            "--role",
+            "clerk",
+            "--role",
+            "reviewer",
+            "--role",
+            "approver",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        input=DEMO_PASSWORD + "\n",
+        text=True,
+        check=True,
+    )
 
 
 def _tongban_output(*args: str) -> str:
@@ -161,7 +217,9 @@ def _announce(data: Path, port: int) -> None:
     print(f"  县政务服务中心      http://127.0.0.1:{port}/")
     print(f"  示范镇便民服务中心  http://127.0.0.1:{port + TOWNSHIP.port_offset}/")
     print(f"  东村社区便民服务站  http://127.0.0.1:{port + COMMUNITY.port_offset}/")
+    print(f"  工作台（登录）      http://127.0.0.1:{port + TOWNSHIP.port_offset}/desk")
     print(f"  接口文档            http://127.0.0.1:{port}/schema")
     print(f"  数据目录            {data}")
-    print("  账号：本版本只有公开的办事指南页面，尚无需登录的功能。")
+    print(f"  乡镇、社区工作台    {DEMO_USER} / {DEMO_PASSWORD}（窗口、审核、决定、管理员）")
+    print("  县中心              办事指南公开；县级管理账号随后续版本提供")
     print()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -16,7 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import ControllerRouterHandler
+from litestar.types import ControllerRouterHandler, Middleware
 
 from shared.version import VERSION
 from web.problems import EXCEPTION_HANDLERS
@@ -34,6 +35,10 @@ def service_app(
     services: Mapping[str, object],
     lifespan: Callable[[Litestar], AbstractAsyncContextManager[None]],
     debug: bool,
+    templates: Path | None = None,
+    middleware: Sequence[Middleware] = (),
+    csrf_config: CSRFConfig | None = None,
+    exception_handlers: Mapping[type[Exception] | int, Any] | None = None,
 ) -> Litestar:
     """A tongban web app: our error shapes, page frame, static files and OpenAPI at /schema.
 
@@ -44,6 +49,10 @@ def service_app(
         services: objects handlers receive by parameter name (one instance per app).
         lifespan: opens and closes the app's storage.
         debug: show tracebacks (never in production).
+        templates: the app's own template directory, searched before the common frame.
+        middleware: app-wide middleware (outermost first), e.g. the one that loads the user.
+        csrf_config: CSRF protection for every unsafe request not excluded by it.
+        exception_handlers: handlers for the app's own error kinds, on top of the common ones.
     """
     return Litestar(
         route_handlers=[*route_handlers, static_router()],
@@ -52,8 +61,10 @@ def service_app(
             for name, service in services.items()
         },
         lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,
-        template_config=template_config(),
+        middleware=list(middleware),
+        csrf_config=csrf_config,
+        exception_handlers={**EXCEPTION_HANDLERS, **(exception_handlers or {})},
+        template_config=template_config(templates),
         openapi_config=openapi_config(f"通办 {site_name} API", VERSION),
         state=State({"site_name": site_name, "tier": tier, "version": VERSION}),
         debug=debug,

@@ -9,12 +9,20 @@ from central.services.releases import ReleaseService
 from central.settings import CentralSettings
 from shared.errors import PlatformError
 from shared.version import VERSION
+from sync.replica import Replica, replication_report
 
 
 class CentralStatusService:
     """Collects the health report."""
 
-    def __init__(self, settings: CentralSettings, engine: Any, catalog: ReleaseService) -> None:
+    def __init__(
+        self,
+        settings: CentralSettings,
+        engine: Any,
+        catalog: ReleaseService,
+        replica: Replica,
+    ) -> None:
+        self._replica = replica
         self._settings = settings
         self._engine = engine
         self._catalog = catalog
@@ -37,4 +45,5 @@ class CentralStatusService:
             "site": self._settings.site_name,
             "database": {"backend": database.backend, "ok": database.ok, "detail": database.detail},
             "catalog_version": catalog_version,
+            "replication": await replication_report(self._replica) if database.ok else None,
         }

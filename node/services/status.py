@@ -28,8 +28,10 @@ class NodeStatusService:
         *,
         clock: Callable[[], datetime],
         sync_status: Callable[[], SyncStatus],
+        replication: Callable[[], Awaitable[dict[str, Any]]],
         prober: Prober = probe_parent,
     ) -> None:
+        self._replication = replication
         self._sync_status = sync_status
         self._identity = identity
         self._database_ok = database_ok
@@ -68,6 +70,7 @@ class NodeStatusService:
             },
             "catalog_version": held.version if held else None,
             "sync": _sync_report(self._sync_status()),
+            "replication": await self._replication() if database_ok else None,
         }
 
 

@@ -154,6 +154,52 @@ def m002_replication(db: Database) -> None:
         db.execute(statement)
 
 
+_ACCOUNTS_SCHEMA = (
+    # Staff of this node. Accounts are node-local so that a hall keeps working offline; roles
+    # are the space-separated codes of node.services.accounts.Role.
+    """CREATE TABLE staff_user (
+        user_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        username TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        password_changed_at TEXT NOT NULL
+    )""",
+    # Only the SHA-256 of a session token is stored: a copy of the database opens no session.
+    """CREATE TABLE staff_session (
+        token_hash BLOB PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES staff_user (user_id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX staff_session_user ON staff_session (user_id)",
+    "CREATE INDEX staff_session_expires ON staff_session (expires_at)",
+    # Failed log-ins by the name typed, known or not, so a lock says nothing about who exists.
+    """CREATE TABLE login_failure (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        username TEXT NOT NULL,
+        failed_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX login_failure_user ON login_failure (username, failed_at)",
+    # Secrets of the web layer (the CSRF signing secret) that must survive a restart.
+    """CREATE TABLE web_secret (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+
+@MIGRATIONS()
+def m003_accounts(db: Database) -> None:
+    """Staff accounts, their sessions, failed log-ins and the web layer's secrets
+    (see node/storage/accounts.py)."""
+    for statement in _ACCOUNTS_SCHEMA:
+        db.execute(statement)
+
+
 def known_migration_names() -> list[str]:
     """Names this version of tongban can apply, in order."""
     return [m.name for m in MIGRATIONS._migrations]

@@ -216,7 +216,7 @@ def encoded(rows: dict[str, Any]) -> dict[str, bytes]:
     return {case_id: msgspec.msgpack.encode(row) for case_id, row in rows.items()}
 
 
-async def assert_consistent(tree: Tree, store: SyncStore) -> list[LogEntry]:
+async def assert_consistent(tree: Tree, store: SyncStore, node_id: str) -> list[LogEntry]:
     """Positions, heads and projection agree with each other and with a clean projection.
 
     Origins inside the receiver's subtree arrive whole (seqs 1..n, head at n); origins above it
@@ -229,12 +229,7 @@ async def assert_consistent(tree: Tree, store: SyncStore) -> list[LogEntry]:
     for entry in log:
         seqs.setdefault(entry.origin, []).append(entry)
     heads = await store.heads()
-    owner = (
-        next(m for m in tree.members.values() if m.store is store)
-        if any(m.store is store for m in tree.members.values())
-        else tree.community
-    )
-    subtree = owner.replica.registry.subtree(owner.node_id)
+    subtree = tree[node_id].replica.registry.subtree(node_id)
     assert set(heads) == {o for o in seqs if o in subtree}
     for origin, entries in seqs.items():
         numbers = [e.seq for e in entries]
@@ -306,7 +301,7 @@ async def test_interruption_township_killed_during_a_large_push(
     backend.fuse.at = None
 
     store = backend.reopen()
-    log = await assert_consistent(tree, store)
+    log = await assert_consistent(tree, store, TOWN)
     assert len(log) < 36 or await store.watermark() < len(log)
     restart(tree, tree.township, store)
 
@@ -314,7 +309,7 @@ async def test_interruption_township_killed_during_a_large_push(
     assert report.rejected == []
     assert report.accepted + report.duplicates == report.pushed
     await tree.township.sync()
-    await assert_consistent(tree, store)
+    await assert_consistent(tree, store, TOWN)
     await assert_same_records(store, tree.community.store)
     await assert_same_records(tree.county.store, tree.community.store)
     expected = encoded(await tree.community.store.case_rows(ids))
@@ -354,7 +349,7 @@ async def test_interruption_community_killed_while_pulling_pages(
     backend.fuse.at = None
 
     store = backend.reopen()
-    await assert_consistent(tree, store)
+    await assert_consistent(tree, store, COMMUNITY)
     # the pull cursor covers exactly what was stored
     cursor = await store.cursor(PULL_CURSOR)
     fed = await tree.township.store.feed_after(COMMUNITY, 0, 10_000)
@@ -365,7 +360,7 @@ async def test_interruption_community_killed_while_pulling_pages(
 
     report = await tree.community.sync()
     assert report.rejected == []
-    await assert_consistent(tree, store)
+    await assert_consistent(tree, store, COMMUNITY)
     await assert_same_records(store, tree.township.store)
     await tree.township.sync()
     expected = encoded(await tree.township.store.case_rows(ids))
@@ -442,7 +437,7 @@ async def test_interruption_lost_push_response_is_retried_as_duplicates(
     assert report.accepted == 36 - committed
     assert report.rejected == []
     store = tree.township.store
-    await assert_consistent(tree, store)
+    await assert_consistent(tree, store, TOWN)
     await assert_same_records(store, tree.community.store)
     assert encoded(await store.case_rows(ids)) == encoded(await tree.community.store.case_rows(ids))
 
@@ -457,12 +452,12 @@ async def test_interruption_lost_pull_response_is_pulled_again(backend: Backend,
     with pytest.raises(UnavailableError):
         await tree.community.sync()
     store = tree.community.store
-    log = await assert_consistent(tree, store)
+    log = await assert_consistent(tree, store, COMMUNITY)
     assert len(log) == 36 + (lost - 1) * BATCH
 
     report = await tree.community.sync()
     assert report.pulled == 32 - (lost - 1) * BATCH
-    await assert_consistent(tree, store)
+    await assert_consistent(tree, store, COMMUNITY)
     await assert_same_records(store, tree.township.store)
     assert encoded(await store.case_rows(ids)) == encoded(await tree.township.store.case_rows(ids))
 
@@ -480,7 +475,7 @@ async def test_interruption_pull_cut_between_pages_resumes_where_it_stopped(
     with pytest.raises(UnavailableError):
         await tree.community.sync()
     store = tree.community.store
-    log = await assert_consistent(tree, store)
+    log = await assert_consistent(tree, store, COMMUNITY)
     assert len(log) == 36 + pages * BATCH
     # pages with more to come are logged but not projected until the pull completes
     assert await store.watermark() == 36
@@ -489,7 +484,7 @@ async def test_interruption_pull_cut_between_pages_resumes_where_it_stopped(
     transport.cut = None
     report = await tree.community.sync()
     assert report.pulled == 32 - pages * BATCH
-    await assert_consistent(tree, store)
+    await assert_consistent(tree, store, COMMUNITY)
     await assert_same_records(store, tree.township.store)
     assert encoded(await store.case_rows(ids)) == encoded(await tree.township.store.case_rows(ids))
 
@@ -503,6 +498,6 @@ async def test_interruption_the_same_push_sent_twice_applies_once(backend: Backe
     assert {r.outcome for r in first} == {Outcome.ACCEPTED}
     assert {r.outcome for r in second} == {Outcome.DUPLICATE}
     store = tree.township.store
-    await assert_consistent(tree, store)
+    await assert_consistent(tree, store, TOWN)
     assert await store.log_end() == 36
     assert encoded(await store.case_rows(ids)) == encoded(await tree.community.store.case_rows(ids))
