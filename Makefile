@@ -41,7 +41,14 @@ format: setup ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: setup ## Run the benchmarks and write bench/results.md
+POUCH_BENCH := bench/sync
+
+# The PouchDB reference of the replication benchmark; reinstalled only when its manifest changes.
+$(POUCH_BENCH)/node_modules/.package-lock.json: $(POUCH_BENCH)/package.json $(POUCH_BENCH)/package-lock.json
+	cd $(POUCH_BENCH) && npm install --no-audit --no-fund
+	@touch $@
+
+bench: setup $(POUCH_BENCH)/node_modules/.package-lock.json ## Run the benchmarks and write bench/results.md
 	$(BIN)/python -m tests.bench
 
 clean: ## Remove the virtualenv, caches and demo data

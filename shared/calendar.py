@@ -433,6 +433,13 @@ class WorkingCalendar:
         return cls(years)
 
 
+@functools.lru_cache(maxsize=16)
+def calendar_for(years: tuple[CalendarYear, ...]) -> WorkingCalendar:
+    """The calendar of these years, built once: every release repeats the same years, and
+    building the calendar costs far more than the deadlines computed with it."""
+    return WorkingCalendar(years)
+
+
 @functools.cache
 def official_calendar() -> WorkingCalendar:
     """The calendar of the official notices shipped with tongban (2025 and 2026)."""

@@ -27,7 +27,7 @@ from shared.hlc import Hlc, hlc_now, hlc_receive
 from shared.registry import Registry
 from shared.signing import SigningKey
 from sync.casedoc import CaseDoc
-from sync.envelope import ENVELOPE_FORMAT, GENESIS, Envelope, EnvelopeBody, seal
+from sync.envelope import ENVELOPE_FORMAT, GENESIS, Envelope, EnvelopeBody, open_body, seal
 from sync.messages import EnvelopeResult
 from sync.projection import (
     CaseOutcome,
@@ -40,7 +40,7 @@ from sync.projection import (
 )
 from sync.reasons import Outcome, Reason
 from sync.store import CaseRow, Head, LogEntry, Rejection, SyncStore, WriteSet
-from sync.verify import DEFAULT_MAX_SKEW_MS, CheckContext, Verdict, check_batch, decode_all
+from sync.verify import DEFAULT_MAX_SKEW_MS, CheckContext, Verdict, check_batch, prepare
 
 PROJECTION_CHUNK = 20_000
 """Log entries projected per store transaction."""
@@ -166,23 +166,20 @@ class Replica:
     async def _ingest(
         self, envelopes: Sequence[Envelope], cursors: dict[str, int]
     ) -> list[EnvelopeResult]:
-        decoded = decode_all(envelopes)
         store = self.store
         # Every held envelope is looked at again, not only those of origins in this batch: one
         # held for a clock running ahead must be taken once time has caught up, even if its
         # origin sends nothing more (the sender's cursor has already moved past it).
         all_held = await store.held()
-        origins = {body.origin for _, body, _ in decoded if body is not None}
+        batch = prepare(envelopes)
+        origins = {body.origin for _, body, _, _ in batch if body is not None}
         origins.update(h.origin for h in all_held)
         heads = await store.heads(origins)
         held = [h for h in all_held if h.seq > (heads[h.origin].seq if h.origin in heads else 0)]
         held_keys = {(h.origin, h.seq) for h in held}
         candidates = [*envelopes, *(h.envelope for h in held)]
-        seen = [
-            LogEntry.of(envelope, body)
-            for envelope, body, _ in [*decoded, *decode_all([h.envelope for h in held])]
-            if body is not None
-        ]
+        prepared = [*batch, *((h.envelope, open_body(h.envelope), "", h) for h in held)]
+        seen = [entry for _, _, _, entry in prepared if entry is not None]
         chained = self._registry().subtree(self.node_id)
         logged_keys = [
             (e.origin, e.seq)
@@ -200,7 +197,7 @@ class Replica:
             max_skew_ms=self._max_skew_ms,
             chained=chained,
         )
-        verdicts = check_batch(candidates, ctx)
+        verdicts = check_batch(candidates, ctx, prepared)
         writes = WriteSet(cursors=dict(cursors))
         now = self._clock()
         for position, verdict in enumerate(verdicts):
@@ -266,7 +263,7 @@ class Replica:
             if not new:
                 break
             barred.update(new)
-        await self._add_feed(writes, outcomes, parties, ctx)
+        await self._add_feed(writes, outcomes, parties, ctx, by_case)
         await store.commit(writes)
         return ProjectionReport(len(entries), len(by_case), len(writes.rejections))
 
@@ -288,15 +285,22 @@ class Replica:
         outcomes: list[tuple[str, CaseOutcome, CaseView | None]],
         parties: dict[str, frozenset[str]],
         ctx: ProjectionContext,
+        chunk: dict[str, list[LogEntry]],
     ) -> None:
         if not self._registry().children(self.node_id):
             return
+        # A case new to this receiver has no entries beyond this chunk's: only cases seen
+        # before need their whole log read back when a child newly takes part in them.
         needs_whole = [
             case_id
-            for case_id, outcome, _ in outcomes
-            if _gains_child(ctx, parties.get(case_id, frozenset()), outcome.projection.parties)
+            for case_id, outcome, previous in outcomes
+            if previous is not None
+            and _gains_child(ctx, parties.get(case_id, frozenset()), outcome.projection.parties)
         ]
         whole = await self.store.case_log(needs_whole) if needs_whole else {}
+        for case_id, _, previous in outcomes:
+            if previous is None:
+                whole[case_id] = chunk.get(case_id, [])
         for case_id, outcome, previous in outcomes:
             rejected = {(r.origin, r.seq) for r in outcome.rejections}
             if previous is not None:
@@ -388,7 +392,9 @@ class Replica:
             )
             merge_case_outcome(writes, outcome)
             parties = await store.case_parties([case_id])
-            await self._add_feed(writes, [(case_id, outcome, previous)], parties, ctx)
+            await self._add_feed(
+                writes, [(case_id, outcome, previous)], parties, ctx, {case_id: [entry]}
+            )
             await store.commit(writes)
             return outcome.projection.row
 

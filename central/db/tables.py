@@ -33,7 +33,7 @@ class SyncLog(Table, tablename="sync_log"):
     case_id = Text()
     hlc_wall = BigInt()
     hlc_counter = BigInt()
-    client_id = BigInt(index=True)
+    client_id = BigInt()
     update_hash = Bytea(index=True)
     body = Bytea()
     sig = Bytea()

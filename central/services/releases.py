@@ -16,7 +16,7 @@ import msgspec
 
 from central.db.catalog_store import CatalogStore, StoredRelease
 from central.db.registry_store import RegistryStore
-from shared.calendar import CalendarYear, WorkingCalendar, official_calendar
+from shared.calendar import CalendarYear, WorkingCalendar, calendar_for, official_calendar
 from shared.catalog import Catalog
 from shared.errors import NotFoundError, ValidationError
 from shared.guide import GuideEntry, GuidePage, county_guide
@@ -110,7 +110,7 @@ class ReleaseService:
         """The working calendar of the release in force."""
         if self._latest is None:
             return official_calendar()
-        return WorkingCalendar(self._latest.content.calendar)
+        return calendar_for(self._latest.content.calendar)
 
     def newer_than(self, version: int | None) -> bytes | None:
         """The signed release bytes when a child runs an older version (or none)."""

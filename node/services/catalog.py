@@ -10,7 +10,7 @@ import msgspec
 
 from node.identity import NodeIdentity
 from node.storage.catalog_store import NodeCatalogStore, NodeRelease
-from shared.calendar import WorkingCalendar, china_date, official_calendar
+from shared.calendar import WorkingCalendar, calendar_for, china_date, official_calendar
 from shared.catalog import Catalog
 from shared.errors import NotFoundError
 from shared.guide import GuideEntry, GuidePage, guide_entry, guide_for
@@ -104,7 +104,7 @@ class NodeCatalogService:
         """The working calendar of the release in force."""
         if self._latest is None:
             return official_calendar()
-        return WorkingCalendar(self._latest.content.calendar)
+        return calendar_for(self._latest.content.calendar)
 
     def newer_than(self, version: int | None) -> bytes | None:
         """The signed release for a child that runs an older one."""

@@ -221,3 +221,9 @@ def migrate(db: Database) -> None:
             code="schema_too_new",
         )
     MIGRATIONS.apply(db)
+
+
+@MIGRATIONS()
+def m004_drop_log_client_index(db: Database) -> None:
+    """Client ownership is read from sync_client; the log's client id index only slowed ingest."""
+    db.execute("DROP INDEX IF EXISTS sync_log_client")

@@ -46,6 +46,7 @@ from shared.guide import guide_for
 from shared.hlc import Hlc
 from shared.signing import SigningKey
 from shared.terms import CaseTerms, ProjectType
+from tests.bench import sync_bench
 
 RESULTS = Path("bench/results.md")
 RUNS = 5
@@ -200,9 +201,12 @@ def main() -> None:
         ),
         "",
     ]
+    print("\n".join(lines), flush=True)
+    replication = sync_bench.run()
+    lines += replication
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
+    print("\n".join(replication))
 
 
 if __name__ == "__main__":
