@@ -51,5 +51,6 @@ $(POUCH_BENCH)/node_modules/.package-lock.json: $(POUCH_BENCH)/package.json $(PO
 bench: setup $(POUCH_BENCH)/node_modules/.package-lock.json ## Run the benchmarks and write bench/results.md
 	$(BIN)/python -m tests.bench
 
-clean: ## Remove the virtualenv, caches and demo data
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+clean: ## Remove the virtualenv, caches, demo data and the benchmark's npm packages
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache \
+		bench/sync/node_modules

@@ -1,7 +1,8 @@
-"""``make bench``: measure the domain core and write ``bench/results.md``.
+"""``make bench``: measure the domain core and replication, and write ``bench/results.md``.
 
-Replication and service benchmarks (ingest, full sync against PouchDB, node with 100,000 cases,
-supervision over 1,000,000 cases) are added with the issues that build those parts.
+The replication part (tests/bench/sync_bench.py) runs the county as a real server and PouchDB
+beside it; on PostgreSQL too when ``TONGBAN_TEST_POSTGRES_URL`` is set. The node with 100,000
+cases and supervision over 1,000,000 cases are added with the issues that build those parts.
 """
 
 from __future__ import annotations
