@@ -138,11 +138,6 @@ class Replica:
             return
         self._projector = asyncio.get_running_loop().create_task(self._project_in_background())
 
-    async def settled(self) -> None:
-        """Wait until no background projection is running (shutdown, tests)."""
-        while self._projector is not None and not self._projector.done():
-            await asyncio.shield(self._projector)
-
     async def cancel_background(self) -> None:
         """Stop a background projection (shutdown); it resumes from the watermark later."""
         task = self._projector
