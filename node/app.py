@@ -14,6 +14,7 @@ from litestar import Litestar
 
 from node.api import auth
 from node.api.auth import csrf_config, login, login_page, logout, me, session_middleware
+from node.api.cases import create_case, get_case, list_cases
 from node.api.catalog import current_release
 from node.api.desk import desk
 from node.api.enroll import enroll
@@ -23,12 +24,14 @@ from node.identity import read_identity
 from node.services.accounts import AccountService
 from node.services.catalog import NodeCatalogService
 from node.services.enrollment import EnrollmentRelay
+from node.services.intake import IntakeService
 from node.services.replication import NodeReplication
 from node.services.status import NodeStatusService, Prober
 from node.settings import NodeSettings
 from node.storage.accounts import AccountStore
 from node.storage.catalog_store import NodeCatalogStore
 from node.storage.database import NodeDatabase
+from node.storage.intake_store import IntakeStore
 from node.storage.sync_store import NodeSyncStore
 from sync.keys import load_private_key
 from sync.parent import probe_parent
@@ -73,6 +76,8 @@ def create_app(
     )
     relay = EnrollmentRelay(identity.parent_url, catalog, parent_transport)
     accounts = AccountService(AccountStore(database), clock)
+    intake_store = IntakeStore(database)
+    intake = IntakeService(replication.replica, catalog, identity, intake_store, clock)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -106,6 +111,9 @@ def create_app(
             logout,
             me,
             desk,
+            create_case,
+            get_case,
+            list_cases,
         ],
         services={
             "catalog_service": catalog,
@@ -115,6 +123,8 @@ def create_app(
             "account_service": accounts,
             "node_replication": replication,
             "node_identity": identity,
+            "intake_service": intake,
+            "intake_store": intake_store,
         },
         lifespan=lifespan,
         debug=settings.debug,

@@ -7,6 +7,8 @@ the only copy until they reach the parent.
 
 from __future__ import annotations
 
+import secrets
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -227,3 +229,36 @@ def migrate(db: Database) -> None:
 def m004_drop_log_client_index(db: Database) -> None:
     """Client ownership is read from sync_client; the log's client id index only slowed ingest."""
     db.execute("DROP INDEX IF EXISTS sync_log_client")
+
+
+_INTAKE_SCHEMA = (
+    # Per-day receipt serials: day is the China-time date (yyyy-mm-dd) printed in the number.
+    """CREATE TABLE receipt_serial (
+        day TEXT PRIMARY KEY,
+        serial INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    # Secrets of the intake desk (the query-code HMAC key), made once per node.
+    """CREATE TABLE intake_secret (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) WITHOUT ROWID""",
+    # A client's request id → the answer first given, so a double submit makes one case.
+    """CREATE TABLE intake_request (
+        request_id TEXT PRIMARY KEY,
+        case_id TEXT NOT NULL,
+        result BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+
+@MIGRATIONS()
+def m005_receipt_serials(db: Database) -> None:
+    """Receipt serials per China-time day, the query-code secret and intake request ids
+    (see node/storage/intake_store.py)."""
+    for statement in _INTAKE_SCHEMA:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO intake_secret (name, value) VALUES ('query_code', ?)",
+        [secrets.token_bytes(32)],
+    )
