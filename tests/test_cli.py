@@ -35,8 +35,9 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
             "reinstate",
             "rebuild",
             "serve",
+            "worker",
         ],
-        "node": ["init", "sync", "rebuild", "serve"],
+        "node": ["init", "sync", "rebuild", "serve", "worker"],
     }
     for command, names in subcommands.items():
         with pytest.raises(SystemExit):

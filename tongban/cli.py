@@ -1,8 +1,8 @@
 """``tongban``: one command for every tier's operators.
 
 tongban calendar due|between|show   deadline arithmetic on the official calendar
-tongban central init|import-catalog|serve
-tongban node init|sync|rebuild|serve|add-user|set-password
+tongban central init|import-catalog|serve|worker
+tongban node init|sync|rebuild|serve|worker|add-user|set-password
 tongban demo                        a county, a township and a community on this machine
 """
 
@@ -92,6 +92,11 @@ def _add_central(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--port", type=int)
     serve.set_defaults(handler=_central_serve)
 
+    worker = with_data(
+        sub.add_parser("worker", help="运行县中心后台任务（每分钟补投影未入表的记录；Ctrl-C 退出）")
+    )
+    worker.set_defaults(handler=_central_worker)
+
 
 def _add_node(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     node = commands.add_parser("node", help="乡镇（街道）或村（社区）节点")
@@ -118,6 +123,11 @@ def _add_node(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(handler=_node_serve)
+
+    worker = with_data(
+        sub.add_parser("worker", help="运行节点后台任务（每分钟与上级同步一次；Ctrl-C 退出）")
+    )
+    worker.set_defaults(handler=_node_worker)
 
     stdin_help = "从标准输入读取一行作为密码（不交互提示，用于脚本）"
     add_user = with_data(sub.add_parser("add-user", help="新增本节点工作人员账号"))
@@ -234,6 +244,17 @@ def _central_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _central_worker(args: argparse.Namespace) -> int:
+    from central.settings import CentralSettings
+    from central.worker import run_worker
+
+    settings = CentralSettings.from_env(data_dir=args.data)
+    queue = "Redis" if settings.redis_url else str(settings.data_dir / "huey.sqlite")
+    print(f"县中心后台任务已启动（队列：{queue}），按 Ctrl-C 停止。", file=sys.stderr)
+    run_worker(settings)
+    return 0
+
+
 def _node_init(args: argparse.Namespace) -> int:
     from node.commands import init_node
     from node.settings import NodeSettings
@@ -277,6 +298,18 @@ def _node_serve(args: argparse.Namespace) -> int:
     settings = NodeSettings.from_env(data_dir=args.data, host=args.host, port=args.port)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    return 0
+
+
+def _node_worker(args: argparse.Namespace) -> int:
+    from node.identity import read_identity
+    from node.settings import NodeSettings
+    from node.worker import run_worker
+
+    settings = NodeSettings.from_env(data_dir=args.data)
+    read_identity(settings.config_path)  # refuses a folder that is not an initialised node
+    print(f"节点后台任务已启动（数据目录：{settings.data_dir}），按 Ctrl-C 停止。", file=sys.stderr)
+    run_worker(settings)
     return 0
 
 

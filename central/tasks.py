@@ -1,0 +1,52 @@
+"""Periodic county tasks; the bodies stay thin and call the operator commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from huey import crontab
+
+from central.commands import opened
+from central.settings import CentralSettings
+from sync.replica import ProjectionReport
+
+logger = logging.getLogger(__name__)
+
+
+async def _project(settings: CentralSettings) -> ProjectionReport:
+    async with opened(settings) as county:
+        return await county.replica.project()
+
+
+def register(huey: Any, settings: CentralSettings) -> dict[str, Any]:
+    """Define the county's periodic tasks on ``huey``.
+
+    ``project_backlog`` runs every minute and projects any log entries not yet in the case
+    tables, so a county that crashed during a background projection, or whose last push was not
+    marked final, catches up without waiting for the next sync. Tasks take no arguments: the
+    settings are bound here, in the worker process, and never travel through the queue.
+
+    Args:
+        huey: the ``huey.Huey`` built by :func:`central.worker.make_huey`.
+        settings: the county's settings.
+
+    Returns:
+        The task wrappers by name (calling one enqueues it).
+    """
+
+    @huey.periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
+    def project_backlog() -> None:
+        report = asyncio.run(_project(settings))
+        if report.entries or report.cases or report.rejected:
+            logger.info(
+                "补投影完成：处理 %d 条记录，更新 %d 个办件，拒收 %d 条。",
+                report.entries,
+                report.cases,
+                report.rejected,
+            )
+        else:
+            logger.debug("没有待投影的记录。")
+
+    return {"project_backlog": project_backlog}
