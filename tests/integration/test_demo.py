@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,7 +78,23 @@ def test_demo_serves_three_home_pages_and_stops_cleanly(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    lines: list[str] = []
+    announced = threading.Event()
+
+    def collect() -> None:
+        # Read as it comes: the demo prints its URLs only once it has seen all three healthy,
+        # which can be after this test has already reached them.
+        assert demo.stdout is not None
+        for raw in demo.stdout:
+            line = raw.decode(errors="replace")
+            lines.append(line)
+            if "通办演示已启动" in line:
+                announced.set()
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
     try:
+        assert announced.wait(timeout=90), "".join(lines)
         community = wait_for(f"http://127.0.0.1:{base + 20}/healthz").json()
         assert community["parent"]["reachable"] is True
         # Release 1 is the catalog; each enrollment republishes the registry (2, 3).
@@ -94,7 +111,11 @@ def test_demo_serves_three_home_pages_and_stops_cleanly(tmp_path: Path) -> None:
             assert "办事指南" in page and "目录版本：3" in page
     finally:
         demo.send_signal(signal.SIGTERM)
-        output = demo.communicate(timeout=30)[0].decode()
+        demo.wait(timeout=30)
+        reader.join(timeout=10)
+        if demo.stdout is not None:
+            demo.stdout.close()
+    output = "".join(lines)
     assert demo.returncode == 0, output
     assert "通办演示已启动" in output
     for port in (base, base + 10, base + 20):
