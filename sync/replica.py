@@ -343,16 +343,15 @@ class Replica:
             raise PermissionDeniedError("本机没有签名密钥，不能记录办件。", code="no_key")
         async with self._lock:
             await self._project()
+            head = (await self.store.heads([self.node_id])).get(self.node_id)
             if self._hlc is None:
-                own = (await self.store.heads([self.node_id])).get(self.node_id)
-                self._hlc = own.hlc if own else None
+                self._hlc = head.hlc if head else None
             events = list(build(self._tick))
             _check_own(events, self.node_id, case_id)
             store = self.store
             state = (await store.case_states([case_id])).get(case_id)
             doc = CaseDoc.load(state)
             update = doc.append(events)
-            head = (await store.heads([self.node_id])).get(self.node_id)
             body = EnvelopeBody(
                 format=ENVELOPE_FORMAT,
                 origin=self.node_id,

@@ -19,13 +19,13 @@ class CentralStatusService:
         self,
         settings: CentralSettings,
         engine: Any,
-        catalog: ReleaseService,
+        releases: ReleaseService,
         replica: Replica,
     ) -> None:
         self._replica = replica
         self._settings = settings
         self._engine = engine
-        self._catalog = catalog
+        self._releases = releases
 
     async def report(self) -> dict[str, Any]:
         """Health as plain data; never raises for a broken dependency, reports it."""
@@ -33,7 +33,7 @@ class CentralStatusService:
         catalog_version: int | None = None
         if database.ok:
             try:
-                current = await self._catalog.current()
+                current = await self._releases.current()
             except PlatformError:
                 current = None
             catalog_version = current.version if current else None
