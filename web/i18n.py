@@ -107,6 +107,24 @@ _MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+def add_messages(messages: dict[str, dict[str, str]]) -> None:
+    """Register a module's own interface texts (each key with a ``zh`` and an ``en`` text).
+
+    Page modules keep their texts beside their handlers and register them at import, so the
+    texts of one screen live in one place.
+
+    Raises:
+        ValueError: a key is registered twice with different texts, or lacks a language.
+    """
+    for key, entry in messages.items():
+        if set(entry) != set(LANGUAGES) or not all(text.strip() for text in entry.values()):
+            raise ValueError(f"interface text {key!r} needs non-empty zh and en texts")
+        known = _MESSAGES.get(key)
+        if known is not None and known != entry:
+            raise ValueError(f"interface text {key!r} is registered twice with different texts")
+        _MESSAGES[key] = dict(entry)
+
+
 def language_of(request: Request[Any, Any, Any]) -> str:
     """The language a page should use for this request."""
     asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)

@@ -18,3 +18,17 @@ def test_unknown_key_shows_itself_and_chinese_is_default() -> None:
     assert translator("zh")("no.such.key") == "no.such.key"
     assert message("guide.title", "zh") == "办事指南"
     assert message("guide.title", "en") == "Service guide"
+
+
+def test_added_messages_are_checked_and_translated() -> None:
+    import pytest
+
+    from web.i18n import add_messages
+
+    add_messages({"test.i18n.added": {"zh": "已添加", "en": "Added"}})
+    assert message("test.i18n.added", "en") == "Added"
+    add_messages({"test.i18n.added": {"zh": "已添加", "en": "Added"}})  # same text again is fine
+    with pytest.raises(ValueError, match="twice"):
+        add_messages({"test.i18n.added": {"zh": "另一个", "en": "Other"}})
+    with pytest.raises(ValueError, match="zh and en"):
+        add_messages({"test.i18n.half": {"zh": "只有中文"}})
