@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= .demo
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test check lint format bench clean
+.PHONY: help setup browser demo test check lint format bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,7 +21,24 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install tongban with its development tools
+setup: $(STAMP) browser ## Create .venv and install tongban with its development tools
+	@# The dashboard's charting library comes from the npm registry, never from the repository.
+	@if command -v npm >/dev/null 2>&1; then \
+		cd web/vendor && npm install --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: dashboard charts are off (the tables still work)"; fi
+
+# The browser test drives Debian's chromium through Playwright; Playwright never downloads one.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else SUDO=none; fi; \
+		if [ "$$SUDO" != none ] && command -v apt-get >/dev/null; then \
+			echo "Installing Debian's chromium and fonts-noto-cjk for the browser test"; \
+			$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk \
+			|| echo "Could not install chromium; the browser test will be skipped (install it with apt-get install chromium fonts-noto-cjk)."; \
+		else \
+			echo "No /usr/bin/chromium and no way to install it here; the browser test will be skipped (apt-get install chromium fonts-noto-cjk)."; \
+		fi; \
+	fi
 
 demo: setup ## Start a county centre, a township and a community node with demo data
 	$(BIN)/tongban demo --data $(DEMO_DIR)

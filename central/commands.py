@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from central.db.account_store import PiccoloAccountStore
 from central.db.catalog_store import CatalogStore
 from central.db.engine import close_database, make_engine, open_database
 from central.db.registry_store import RegistryStore
 from central.db.sync_store import PiccoloSyncStore
+from central.services.accounts import AccountService, CountyUser
 from central.services.registry import IssuedToken, RegistryService
 from central.services.releases import CurrentRelease, ReleaseService
 from central.services.replication import county_replica
@@ -28,6 +30,11 @@ from sync.replica import ProjectionReport, Replica
 def county_key_path(settings: CentralSettings) -> Path:
     """Where the county signing key lives (0600, never in the database)."""
     return settings.data_dir / "keys" / "county.key"
+
+
+def web_secret_path(settings: CentralSettings) -> Path:
+    """Where the secret that signs the county's CSRF tokens lives (0600)."""
+    return settings.data_dir / "keys" / "web.secret"
 
 
 def _now() -> datetime:
@@ -114,3 +121,38 @@ async def rebuild(settings: CentralSettings) -> ProjectionReport:
     async with opened(settings) as county:
         await county.replica.store.reset_projection()
         return await county.replica.project()
+
+
+@asynccontextmanager
+async def county_accounts(settings: CentralSettings) -> AsyncIterator[AccountService]:
+    """The county's account service over an opened database, for one command."""
+    async with opened(settings) as county:
+        yield AccountService(PiccoloAccountStore(), county.releases.registry_now, _now)
+
+
+async def add_county_user(
+    settings: CentralSettings,
+    *,
+    username: str,
+    name: str,
+    roles: list[str],
+    home_node: str,
+    department: str | None,
+    password: str,
+) -> CountyUser:
+    """Create a county staff account (see AccountService.add_user for the rules)."""
+    async with county_accounts(settings) as accounts:
+        return await accounts.add_user(
+            username=username,
+            name=name,
+            roles=roles,
+            home_node=home_node,
+            department=department,
+            password=password,
+        )
+
+
+async def county_users(settings: CentralSettings) -> list[CountyUser]:
+    """Every county staff account."""
+    async with county_accounts(settings) as accounts:
+        return await accounts.users()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from huey import crontab
 
 from central.commands import opened
+from central.services.reconcile import supervise
 from central.settings import CentralSettings
 from sync.replica import ProjectionReport
 
@@ -49,4 +51,17 @@ def register(huey: Any, settings: CentralSettings) -> dict[str, Any]:
         else:
             logger.debug("没有待投影的记录。")
 
-    return {"project_backlog": project_backlog}
+    @huey.periodic_task(crontab(minute="*/5"))  # type: ignore[untyped-decorator]
+    def reconcile_supervision() -> None:
+        # Lights, warnings, cards, escalations and tamper/health signals, set-based.
+        done = asyncio.run(supervise(settings, lambda: datetime.now(UTC)))
+        logger.info(
+            "电子监察对账完成：在办 %d 件，预警 %d，亮牌 %d，升级督办 %d，未处理信号 %d。",
+            done.reconcile.open_cases,
+            done.reconcile.warnings,
+            done.reconcile.cards,
+            done.reconcile.escalations,
+            done.open_signals,
+        )
+
+    return {"project_backlog": project_backlog, "reconcile_supervision": reconcile_supervision}

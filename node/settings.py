@@ -27,6 +27,10 @@ class NodeSettings:
     sync_interval: float = 60.0
     """Seconds between syncs with the parent; 0 turns the background sync off."""
     debug: bool = False
+    public_url: str = ""
+    """Address printed in the QR of signed documents, to which ``/verify?d=…`` is appended: the
+    county portal's public address where residents' phones can reach it (any tier verifies any
+    document). Empty prints a relative link, which only a scanner in the hall can follow."""
 
     @property
     def config_path(self) -> Path:
@@ -62,6 +66,7 @@ class NodeSettings:
             "port": int(port_text),
             "sync_interval": float(env.get("NODE_SYNC_INTERVAL", "60")),
             "debug": env.get("NODE_DEBUG", "") in {"1", "true", "yes"},
+            "public_url": env.get("NODE_PUBLIC_URL", "").strip().rstrip("/"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

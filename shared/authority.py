@@ -15,9 +15,9 @@ event is kept as evidence but the fold ignores it. The rules, checked in this or
      ExtensionGranted, CertificateIssued): the node's own tier decides the item for it, i.e.
      it is at the item's home tier or holds a deciding delegation (直接下放、委托、审核权) in
      force. Forward-only and 代办 points never decide.
-   * 部门审查意见 (DepartmentReviewed): the item is 并联 and the department is its lead or a
-     parallel department; the node is the county (where the departments sit) or decides the
-     item as above.
+   * 部门审查意见 (DepartmentReviewed): the department is the item's lead department or, for a
+     并联 item, one of its parallel departments; the node is the county (where the departments
+     sit) or decides the item as above.
    * Everything else needs no particular competence.
 
 3. **Case binding** (who may touch this particular case), by the fold's handling node and the
@@ -131,8 +131,13 @@ def _competence(event: CaseEvent, node: NodeRecord, item: Item, on: date) -> str
         )
     if isinstance(event, DepartmentReviewed):
         if item.project_type is not ProjectType.JOINT:
-            return f"{_what(item)}不是并联审批事项，不应记录部门审查意见。"
-        if event.department not in (item.lead_department, *item.parallel_departments):
+            # A single-department item has one review: its implementing body's own opinion.
+            if event.department != item.lead_department:
+                return (
+                    f"{_what(item)}不是并联审批事项，只能记录实施部门 {item.lead_department} "
+                    "的审查意见。"
+                )
+        elif event.department not in (item.lead_department, *item.parallel_departments):
             return (
                 f"部门 {event.department} 不是{_what(item)}的牵头部门或并联部门，不能出具审查意见。"
             )

@@ -177,11 +177,13 @@ class RatingEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OpenComplaint(msgspec.Struct, frozen=True, kw_only=True):
-    """A complaint not answered yet."""
+    """A complaint not answered yet; ``reopens`` names the answered complaint it reopens."""
 
     complaint_id: str
     filed_on: date
     event_id: str
+    answer_due: date | None = None
+    reopens: str | None = None
 
 
 class Review(msgspec.Struct, frozen=True, kw_only=True):

@@ -106,6 +106,7 @@ class Accumulator:
         self.ratings: list[RatingEntry] = []
         self.complaints: dict[str, OpenComplaint] = {}
         self.complaint_ids: set[str] = set()
+        self.reopened_complaints: set[str] = set()
         self.reviews: dict[str, Review] = {}
         self.flags: list[Flag] = []
 
@@ -291,16 +292,33 @@ class Accumulator:
                     )
                 )
             case ComplaintFiled():
-                if event.complaint_id in self.complaint_ids:
-                    self._reject(event, f"投诉编号{event.complaint_id}重复")
-                    return
-                self.complaint_ids.add(event.complaint_id)
-                self.complaints[event.complaint_id] = OpenComplaint(
-                    complaint_id=event.complaint_id, filed_on=event.recorded_on, event_id=event.id
-                )
+                self._file_complaint(event)
             case ComplaintAnswered():
                 if self.complaints.pop(event.complaint_id, None) is None:
                     self._reject(event, f"没有待答复的投诉{event.complaint_id}")
+
+    def _file_complaint(self, event: ComplaintFiled) -> None:
+        if event.complaint_id in self.complaint_ids:
+            self._reject(event, f"投诉编号{event.complaint_id}重复")
+            return
+        reopened = event.reopens
+        if reopened is not None:
+            # Only an answered complaint can be reopened, and each answer only once.
+            if reopened not in self.complaint_ids or reopened in self.complaints:
+                self._reject(event, f"没有已答复的投诉{reopened}可重新投诉")
+                return
+            if reopened in self.reopened_complaints:
+                self._reject(event, f"投诉{reopened}已经重新投诉过")
+                return
+            self.reopened_complaints.add(reopened)
+        self.complaint_ids.add(event.complaint_id)
+        self.complaints[event.complaint_id] = OpenComplaint(
+            complaint_id=event.complaint_id,
+            filed_on=event.recorded_on,
+            event_id=event.id,
+            answer_due=event.answer_due,
+            reopens=reopened,
+        )
 
     def _receive(self, event: Received) -> None:
         self.status = _S.RECEIVED

@@ -72,11 +72,20 @@ class ComplaintFiled(EventBase, frozen=True, kw_only=True, tag="complaint_filed"
     complaint_id: str
     content: str
     channel: str  # 如 12345热线、窗口、网上
+    # 对答复不满意、重新投诉时：被重新打开的那件投诉的编号
+    reopens: str | None = None
+    # 答复期限，登记时按当时的规定算好告知投诉人；旧记录没有
+    answer_due: date | None = None
 
     def _own_problems(self) -> list[str]:
-        return self._required(
+        found = self._required(
             complaint_id=self.complaint_id, content=self.content, channel=self.channel
         )
+        if self.reopens is not None and self.reopens == self.complaint_id:
+            found.append("重新投诉不能指向自身")
+        if self.answer_due is not None and self.answer_due < self.recorded_on:
+            found.append("投诉答复期限不能早于登记日期")
+        return found
 
 
 class ComplaintAnswered(EventBase, frozen=True, kw_only=True, tag="complaint_answered"):

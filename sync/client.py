@@ -16,6 +16,7 @@ import httpx
 
 from shared.errors import UnavailableError
 from shared.signing import SigningKey
+from shared.version import VERSION
 from sync.auth import HEADER, sign_request
 from sync.messages import (
     MEDIA_TYPE,
@@ -93,6 +94,8 @@ class SyncClient:
                 pull_after = await store.cursor(PULL_CURSOR)
                 entries, push_next = await self._replica.outgoing(push_after, self._batch_size)
                 final = len(entries) < self._batch_size
+                # Entries after the batch not yet scanned; pulled ones count too, so an upper bound.
+                waiting = max(0, await store.log_end() - push_next)
                 request = SyncRequest(
                     protocol=PROTOCOL_VERSION,
                     node_id=self._replica.node_id,
@@ -101,6 +104,8 @@ class SyncClient:
                     pull_limit=self._pull_limit,
                     release_version=self._release_version(),
                     final=final,
+                    software=VERSION,
+                    waiting=waiting,
                 )
                 response = await self._post(http, request)
                 report.rounds += 1

@@ -40,6 +40,12 @@ class SyncRequest(msgspec.Struct, frozen=True, kw_only=True):
     pull_limit: int = 1_000
     release_version: int | None = None
     final: bool = True
+    software: str = ""
+    """The child's tongban version, for the county's node registry ("" from older children)."""
+    waiting: int | None = None
+    """Log entries the child still has to push after this batch (an upper bound; None if not
+    reported). Both fields have defaults, so children and parents of either age understand
+    each other without a protocol change."""
 
 
 class EnvelopeResult(msgspec.Struct, frozen=True, array_like=True):

@@ -6,7 +6,7 @@ The web layers decode the body, authenticate the caller (:mod:`sync.auth`) and c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from shared.errors import PermissionDeniedError
 from shared.registry import NodeRecord
@@ -66,8 +66,12 @@ async def serve_sync(
     *,
     now_ms: int,
     release_newer_than: Callable[[int | None], bytes | None],
+    on_served: Callable[[NodeRecord, SyncRequest, SyncResponse], Awaitable[None]] | None = None,
 ) -> bytes:
     """Decode, authenticate, handle and encode one sync call (the web layers' whole job).
+
+    ``on_served`` learns who called and what was exchanged once the call succeeded (the county
+    records each node's last contact, version and backlog with it).
 
     Raises:
         InvalidError: malformed, oversized or wrong-version request (nothing was changed).
@@ -79,4 +83,6 @@ async def serve_sync(
     if request.node_id != caller.node_id:
         raise PermissionDeniedError("请求中的节点与签名节点不一致。", code="node_mismatch")
     response = await handle_sync(replica, request, caller, release_newer_than=release_newer_than)
+    if on_served is not None:
+        await on_served(caller, request, response)
     return encode(response)

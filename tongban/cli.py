@@ -1,7 +1,7 @@
 """``tongban``: one command for every tier's operators.
 
 tongban calendar due|between|show   deadline arithmetic on the official calendar
-tongban central init|import-catalog|serve|worker
+tongban central init|import-catalog|serve|worker|add-user|users
 tongban node init|sync|rebuild|serve|worker|add-user|set-password
 tongban demo                        a county, a township and a community on this machine
 """
@@ -25,6 +25,7 @@ from tongban import calendar_cli
 
 if TYPE_CHECKING:
     from node.services.accounts import AccountService
+    from node.settings import NodeSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +98,28 @@ def _add_central(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     worker.set_defaults(handler=_central_worker)
 
+    add_user = with_data(sub.add_parser("add-user", help="新增县中心工作人员账号"))
+    add_user.add_argument("username", help="登录用户名：2–32 位小写字母、数字、点、下划线或连字符")
+    add_user.add_argument("--name", required=True, help="姓名，如 张三")
+    add_user.add_argument(
+        "--roles",
+        required=True,
+        help="角色，逗号分隔：admin（系统管理员）、catalog_reviewer（目录审核）、"
+        "supervisor（电子监察）、clerk（窗口人员）、reviewer（审核）、approver（决定）、"
+        "department（部门审查）",
+    )
+    add_user.add_argument(
+        "--node", default="county", help="所属节点：county 可查看全县；乡镇节点只能查看本乡镇及下级"
+    )
+    add_user.add_argument("--department", help="部门名称（部门审查角色必填）")
+    add_user.add_argument(
+        "--password-stdin", action="store_true", help="从标准输入读取一行作为密码（用于脚本）"
+    )
+    add_user.set_defaults(handler=_central_add_user)
+
+    users = with_data(sub.add_parser("users", help="列出县中心工作人员账号"))
+    users.set_defaults(handler=_central_users)
+
 
 def _add_node(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     node = commands.add_parser("node", help="乡镇（街道）或村（社区）节点")
@@ -125,7 +148,9 @@ def _add_node(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     serve.set_defaults(handler=_node_serve)
 
     worker = with_data(
-        sub.add_parser("worker", help="运行节点后台任务（每分钟与上级同步一次；Ctrl-C 退出）")
+        sub.add_parser(
+            "worker", help="运行节点后台任务（每分钟与上级同步、每五分钟核对到期提醒；Ctrl-C 退出）"
+        )
     )
     worker.set_defaults(handler=_node_worker)
 
@@ -255,6 +280,42 @@ def _central_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _central_add_user(args: argparse.Namespace) -> int:
+    from central.commands import add_county_user
+    from central.services.accounts import parse_county_roles
+    from central.settings import CentralSettings
+
+    roles = parse_county_roles([args.roles])  # a typo is reported before the password is asked
+    user = asyncio.run(
+        add_county_user(
+            CentralSettings.from_env(data_dir=args.data),
+            username=args.username,
+            name=args.name,
+            roles=[role.value for role in roles],
+            home_node=args.node,
+            department=args.department,
+            password=_read_new_password(args.password_stdin),
+        )
+    )
+    scope = "全县" if user.visible is None else f"{user.home_node} 及其下级"
+    print(f"已创建县中心账号 {user.username}（{user.name}）。")
+    print(f"角色：{user.role_labels}；可查看范围：{scope}。")
+    return 0
+
+
+def _central_users(args: argparse.Namespace) -> int:
+    from central.commands import county_users
+    from central.settings import CentralSettings
+
+    for user in asyncio.run(county_users(CentralSettings.from_env(data_dir=args.data))):
+        state = "" if user.active else "（已停用）"
+        department = f" [{user.department}]" if user.department else ""
+        print(
+            f"{user.username}\t{user.name}{department}\t{user.role_labels}\t{user.home_node}{state}"
+        )
+    return 0
+
+
 def _node_init(args: argparse.Namespace) -> int:
     from node.commands import init_node
     from node.settings import NodeSettings
@@ -266,11 +327,32 @@ def _node_init(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _node_writer(settings: NodeSettings) -> Iterator[None]:
+    """Hold the folder's writer lock for a command that writes through the replica."""
+    from node.services.replication import WRITER_LOCK
+    from node.storage.sync_store import WriterLock
+
+    lock = WriterLock(settings.data_dir / WRITER_LOCK)
+    if not lock.try_acquire():
+        raise ConflictError(
+            "本节点网站（或后台任务的同步）正在运行，它会写入同一个数据库。同步请在工作台点"
+            "“立即同步”；重建请先停止节点网站和后台任务。",
+            code="node_busy",
+        )
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _node_sync(args: argparse.Namespace) -> int:
     from node.commands import sync_once
     from node.settings import NodeSettings
 
-    report = asyncio.run(sync_once(NodeSettings.from_env(data_dir=args.data)))
+    settings = NodeSettings.from_env(data_dir=args.data)
+    with _node_writer(settings):
+        report = asyncio.run(sync_once(settings))
     print(
         f"同步完成：上报 {report.pushed} 条（接收 {report.accepted}，重复 {report.duplicates}，"
         f"暂存 {report.held}，拒收 {len(report.rejected)}），下载 {report.pulled} 条。"
@@ -284,7 +366,9 @@ def _node_rebuild(args: argparse.Namespace) -> int:
     from node.commands import rebuild
     from node.settings import NodeSettings
 
-    report = asyncio.run(rebuild(NodeSettings.from_env(data_dir=args.data)))
+    settings = NodeSettings.from_env(data_dir=args.data)
+    with _node_writer(settings):
+        report = asyncio.run(rebuild(settings))
     print(f"已由 {report.entries} 条记录重建 {report.cases} 个办件。")
     return 0
 
@@ -334,7 +418,7 @@ def _node_accounts(data: Path | None) -> Iterator[AccountService]:
 
 def _read_new_password(from_stdin: bool) -> str:
     """One line from stdin, or typed twice without echo; never printed or logged."""
-    from node.services.accounts import check_password_rules
+    from shared.credentials import check_password_rules
     from shared.errors import InvalidError
 
     if from_stdin:

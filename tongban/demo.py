@@ -1,7 +1,8 @@
 """``make demo``: a county centre, a township node and a community node on this machine.
 
 Each tier runs as its own process on embedded SQLite, exactly as it would on its own
-machine; only the data folders sit side by side. Ctrl-C stops all three.
+machine, and each node also runs its worker (``tongban node worker``: the minute sync and the
+deadline reminders); only the data folders sit side by side. Ctrl-C stops them all.
 """
 
 from __future__ import annotations
@@ -24,6 +25,18 @@ STARTUP_TIMEOUT_SECONDS = 30.0
 DEMO_USER = "clerk"
 DEMO_PASSWORD = "tongban-demo"  # noqa: S105 - a demo account, printed at start
 """Demo only: printed on start. Real installations create accounts with `tongban node add-user`."""
+
+DEMO_COUNTY_USERS: tuple[tuple[str, str, str, str, str | None], ...] = (
+    # username, name, roles, home node, department
+    ("admin", "县中心系统管理员", "admin", "county", None),
+    ("catalog", "目录审核员", "catalog_reviewer", "county", None),
+    ("supervisor", "县电子监察员", "supervisor", "county", None),
+    ("shifan-jiancha", "示范镇电子监察员", "supervisor", "zhen-shifan", None),
+    ("clerk", "县中心窗口", "clerk,reviewer,approver", "county", None),
+    ("dept-zrzy", "自然资源局审查员", "department", "county", "示范县自然资源局"),
+    ("dept-nync", "农业农村局审查员", "department", "county", "示范县农业农村局"),
+)
+"""Demo only, with the demo password: one county account per kind of work."""
 
 DEMO_SYNC_INTERVAL = "5"
 """Seconds between syncs in the demo, so changes show up quickly (production default: 60)."""
@@ -111,6 +124,9 @@ def run_demo(data: Path, port: int) -> int:
                 _add_demo_user(folder, node)
             processes.append(_serve("node", folder, port + node.port_offset))
             _wait_healthy(port + node.port_offset, node.name)
+            # The worker asks the web process to sync and keeps the deadline reminders.
+            processes.append(_worker(folder))
+        _add_county_users(central_dir)
         _announce(data, port)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
@@ -178,6 +194,31 @@ def _add_demo_user(folder: Path, node: DemoNode) -> None:
     )
 
 
+def _add_county_users(central_dir: Path) -> None:
+    listed = subprocess.run(
+        [sys.executable, "-m", "tongban", "central", "users", "--data", str(central_dir)],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
+    existing = {line.split("\t", 1)[0] for line in listed.splitlines()}
+    for username, name, roles, home_node, department in DEMO_COUNTY_USERS:
+        if username in existing:
+            continue
+        extra = ["--department", department] if department else []
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "tongban", "central", "add-user", username),
+                *("--data", str(central_dir), "--name", name, "--roles", roles),
+                *("--node", home_node, *extra, "--password-stdin"),
+            ],
+            input=DEMO_PASSWORD + "\n",
+            text=True,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+
 def _tongban_output(*args: str) -> str:
     completed = subprocess.run(
         [sys.executable, "-m", "tongban", *args], check=True, stdout=subprocess.PIPE, text=True
@@ -191,6 +232,14 @@ def _serve(kind: str, folder: Path, port: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "tongban", kind, "serve", "--data", str(folder)]
     return subprocess.Popen(
         [*command, "--port", str(port)],
+        start_new_session=True,
+        env={**os.environ, "NODE_SYNC_INTERVAL": DEMO_SYNC_INTERVAL},
+    )
+
+
+def _worker(folder: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tongban", "node", "worker", "--data", str(folder)],
         start_new_session=True,
         env={**os.environ, "NODE_SYNC_INTERVAL": DEMO_SYNC_INTERVAL},
     )
@@ -221,5 +270,9 @@ def _announce(data: Path, port: int) -> None:
     print(f"  接口文档            http://127.0.0.1:{port}/schema")
     print(f"  数据目录            {data}")
     print(f"  乡镇、社区工作台    {DEMO_USER} / {DEMO_PASSWORD}（窗口、审核、决定、管理员）")
-    print("  县中心              办事指南公开；县级管理账号随后续版本提供")
+    print(f"  县中心工作台        http://127.0.0.1:{port}/desk（密码均为 {DEMO_PASSWORD}）")
+    for username, name, roles, home_node, department in DEMO_COUNTY_USERS:
+        scope = "全县" if home_node == "county" else f"{home_node} 及下级"
+        dept = f"，{department}" if department else ""
+        print(f"    {username:<16}{name}（{roles}{dept}；{scope}）")
     print()

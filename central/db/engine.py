@@ -13,7 +13,15 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
+from central.db.account_tables import ACCOUNT_TABLES
+from central.db.casework_tables import CASEWORK_TABLES
+from central.db.catalog_admin_tables import CATALOG_ADMIN_TABLES
+from central.db.node_contact_tables import NODE_CONTACT_TABLES
+from central.db.performance_tables import PERFORMANCE_TABLES
+from central.db.portal_tables import PORTAL_TABLES, ensure_portal_schema
+from central.db.reconcile_sql import ensure_supervision_schema
 from central.db.registry_tables import REGISTRY_TABLES
+from central.db.supervision_tables import SUPERVISION_TABLES
 from central.db.sync_store import ensure_sync_schema
 from central.db.tables import ALL_TABLES
 
@@ -43,7 +51,17 @@ def backend_name(engine: Engine) -> str:  # type: ignore[type-arg]
 
 def bind_tables(engine: Engine) -> None:  # type: ignore[type-arg]
     """Point every table at this engine."""
-    for table in (*ALL_TABLES, *REGISTRY_TABLES):
+    for table in (
+        *ALL_TABLES,
+        *REGISTRY_TABLES,
+        *ACCOUNT_TABLES,
+        *CATALOG_ADMIN_TABLES,
+        *SUPERVISION_TABLES,
+        *PORTAL_TABLES,
+        *PERFORMANCE_TABLES,
+        *NODE_CONTACT_TABLES,
+        *CASEWORK_TABLES,
+    ):
         table._meta.db = engine
 
 
@@ -55,9 +73,21 @@ async def open_database(engine: Engine) -> None:  # type: ignore[type-arg]
     else:
         # WAL lets readers proceed while the single writer commits.
         await engine.run_ddl("PRAGMA journal_mode=WAL")
-    for table in (*ALL_TABLES, *REGISTRY_TABLES):
+    for table in (
+        *ALL_TABLES,
+        *REGISTRY_TABLES,
+        *ACCOUNT_TABLES,
+        *CATALOG_ADMIN_TABLES,
+        *SUPERVISION_TABLES,
+        *PORTAL_TABLES,
+        *PERFORMANCE_TABLES,
+        *NODE_CONTACT_TABLES,
+        *CASEWORK_TABLES,
+    ):
         await table.create_table(if_not_exists=True).run()  # type: ignore[no-untyped-call]
     await ensure_sync_schema(engine)
+    await ensure_supervision_schema(engine)
+    await ensure_portal_schema(engine)
 
 
 async def close_database(engine: Engine) -> None:  # type: ignore[type-arg]

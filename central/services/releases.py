@@ -102,6 +102,17 @@ class ReleaseService:
         release = self._by_version.get(version)
         return release.catalog if release else None
 
+    async def release(self, version: int) -> CurrentRelease | None:
+        """One published release by version (from the cache, else the store)."""
+        cached = self._by_version.get(version)
+        if cached is not None:
+            return cached
+        stored = await self._store.get(version)
+        if stored is None:
+            return None
+        self._remember(_decoded(stored))
+        return self._by_version[version]
+
     def registry_now(self) -> Registry:
         """The registry of the release in force (empty before the first release)."""
         return self._latest.registry if self._latest else Registry(nodes=())

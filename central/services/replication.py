@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from central.services.releases import ReleaseService
-from shared.registry import COUNTY_NODE_ID
+from shared.registry import COUNTY_NODE_ID, NodeRecord
 from shared.signing import SigningKey
+from sync.messages import SyncRequest, SyncResponse
 from sync.replica import Replica
 from sync.server import serve_sync
 from sync.store import SyncStore
@@ -34,10 +35,18 @@ def county_replica(
 class SyncService:
     """Answers the townships' sync calls."""
 
-    def __init__(self, replica: Replica, releases: ReleaseService, clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        replica: Replica,
+        releases: ReleaseService,
+        clock: Callable[[], datetime],
+        on_served: Callable[[NodeRecord, SyncRequest, SyncResponse], Awaitable[None]] | None = None,
+    ):
         self._replica = replica
         self._releases = releases
         self._clock = clock
+        # Records each caller's contact, version and backlog (central.services.node_contact).
+        self._on_served = on_served
 
     async def serve(self, body: bytes, auth_header: str | None) -> bytes:
         """One sync round trip (see :func:`sync.server.serve_sync`)."""
@@ -48,4 +57,5 @@ class SyncService:
             auth_header,
             now_ms=int(self._clock().timestamp() * 1000),
             release_newer_than=self._releases.newer_than,
+            on_served=self._on_served,
         )

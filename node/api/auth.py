@@ -9,21 +9,18 @@ a cookie (sync and enrollment).
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 import anyio
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType, ScopeType
-from litestar.exceptions import PermissionDeniedException
+from litestar.enums import RequestEncodingType
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware import DefineMiddleware, MiddlewareProtocol
+from litestar.middleware import DefineMiddleware
 from litestar.params import Body
 from litestar.response import Redirect, Template
-from litestar.types import ASGIApp, Guard, Receive, Scope, Send
+from litestar.types import Guard
 
 from node.services.accounts import (
     AccountService,
@@ -32,30 +29,41 @@ from node.services.accounts import (
     StaffUser,
 )
 from shared.errors import AuthenticationError, PermissionDeniedError
+from web import sessions
 from web.i18n import language_of, translator
 from web.pages import page
-from web.problems import platform_error_handler, wants_json
+from web.sessions import (
+    CSRF_COOKIE,
+    LOGIN_PATH,
+    SESSION_COOKIE,
+    LoginRequiredError,
+    csrf_config,
+    safe_next,
+    scope_user,
+    session_ended,
+    session_started,
+)
 
-SESSION_COOKIE = "tongban_session"
-CSRF_COOKIE = "tongban_csrf"
-CSRF_EXEMPT = ("^/api/v1/sync$", "^/api/v1/enroll$")
-"""Called node to node, authenticated by the caller's node signature, never by a cookie."""
-LOGIN_PATH = "/login"
-DEFAULT_LANDING = "/desk"
-
-# What Litestar's CSRF middleware says when a token is missing or wrong.
-_CSRF_FAILED = "CSRF token verification failed"
-
-
-class LoginRequiredError(AuthenticationError):
-    """An anonymous request reached a route that needs a logged-in member of staff."""
-
-    code = "login_required"
+__all__ = [
+    "CSRF_COOKIE",
+    "EXCEPTION_HANDLERS",
+    "SESSION_COOKIE",
+    "LoginRequiredError",
+    "csrf_config",
+    "current_user",
+    "login",
+    "login_page",
+    "logout",
+    "me",
+    "requires_role",
+    "safe_next",
+    "session_middleware",
+]
 
 
 def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> StaffUser | None:
     """The member of staff making this request, or None when nobody is logged in."""
-    user = connection.scope.get("user")
+    user = scope_user(connection)
     return user if isinstance(user, StaffUser) else None
 
 
@@ -82,72 +90,14 @@ def requires_role(*roles: Role) -> Guard:
     return guard
 
 
-def login_required_handler(
-    request: Request[Any, Any, Any], exc: LoginRequiredError
-) -> Response[Any]:
-    """Pages send the browser to the log-in form and back; APIs get 401 problem details."""
-    if wants_json(request):
-        return platform_error_handler(request, exc)
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return Redirect(f"{LOGIN_PATH}?{urlencode({'next': target})}", status_code=303)
-
-
-def safe_next(target: str | None) -> str:
-    """Where to go after log-in: a path on this site only, never another host."""
-    if (
-        not target
-        or not target.startswith("/")
-        or target.startswith(("//", "/\\", LOGIN_PATH, "/logout"))
-        or any(ch in target for ch in "\\\r\n\t")
-    ):
-        return DEFAULT_LANDING
-    return target
-
-
-class SessionMiddleware(MiddlewareProtocol):
-    """Puts the logged-in user (or None) into ``scope["user"]``; CSRF failures in Chinese."""
-
-    def __init__(self, app: ASGIApp, accounts: AccountService) -> None:
-        self.app = app
-        self._accounts = accounts
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Load the session's user, then run the rest of the stack."""
-        user: StaffUser | None = None
-        if scope["type"] in (ScopeType.HTTP, ScopeType.WEBSOCKET) and not scope["path"].startswith(
-            "/static/"
-        ):
-            token = ASGIConnection[Any, Any, Any, Any](scope).cookies.get(SESSION_COOKIE)
-            if token:
-                # Off the event loop: a sync batch may be holding the database for a moment.
-                user = await anyio.to_thread.run_sync(self._accounts.user_for_session, token)
-        scope["user"] = user
-        try:
-            await self.app(scope, receive, send)
-        except PermissionDeniedException as exc:
-            # Only the CSRF check raises between here and the route's own error handling.
-            if exc.detail != _CSRF_FAILED:
-                raise
-            raise PermissionDeniedError(
-                "表单校验未通过：页面可能已过期，或请求不是从本站页面提交的。"
-                "请返回上一页刷新后重新提交。",
-                code="csrf_failed",
-            ) from exc
-
-
 def session_middleware(accounts: AccountService) -> DefineMiddleware:
     """The session middleware bound to the node's account service."""
-    return DefineMiddleware(SessionMiddleware, accounts=accounts)
 
+    async def lookup(token: str) -> object | None:
+        # Off the event loop: a sync batch may be holding the database for a moment.
+        return await anyio.to_thread.run_sync(accounts.user_for_session, token)
 
-def csrf_config(secret: str) -> CSRFConfig:
-    """Double-submit CSRF tokens for every unsafe request except node-to-node endpoints."""
-    return CSRFConfig(
-        secret=secret,
-        cookie_name=CSRF_COOKIE,
-        cookie_samesite="lax",
-        exclude=list(CSRF_EXEMPT),
-    )
+    return sessions.session_middleware(lookup)
 
 
 class LoginForm(msgspec.Struct, kw_only=True):
@@ -195,16 +145,7 @@ def login(
         # A new token on every log-in: a planted cookie never becomes a live session.
         account_service.end_session(previous)
     session = account_service.start_session(user)
-    response = Redirect(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        session.token,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
-    return response
+    return session_started(request, target, session.token)
 
 
 def _form_again(
@@ -223,9 +164,7 @@ def logout(
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         account_service.end_session(token)
-    response = Redirect(f"{LOGIN_PATH}?logged_out=1", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    return session_ended()
 
 
 class Me(msgspec.Struct, frozen=True, kw_only=True):
@@ -250,7 +189,5 @@ def me(request: Request[Any, Any, Any]) -> Me:
     )
 
 
-EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
-    LoginRequiredError: login_required_handler,
-}
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = sessions.EXCEPTION_HANDLERS
 """The node's own error handlers, added to the common ones."""

@@ -8,45 +8,63 @@ stored hashes. No password, and no session token, is ever stored or logged in cl
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
-import math
-import re
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
-from functools import cache
 
 from node.storage.accounts import AccountStore, UserRow
+from shared import credentials
+from shared.credentials import (
+    LOCK_FAILURES,
+    LOCK_WINDOW,
+    LOGIN_FAILED_MESSAGE,
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    SESSION_IDLE,
+    SESSION_TOUCH_INTERVAL,
+    LoginLockedError,
+    account_problems,
+    check_password_rules,
+    decoy_hash,
+    failure_key,
+    hash_password,
+    is_valid_username,
+    lock_minutes_left,
+    new_secret,
+    new_session_token,
+    normalize_username,
+    password_problems,
+    plausible_token,
+    token_hash,
+)
 from shared.errors import AuthenticationError, InvalidError, ValidationError
+
+__all__ = [
+    "LOCK_FAILURES",
+    "LOCK_WINDOW",
+    "LOGIN_FAILED_MESSAGE",
+    "PASSWORD_MAX_LENGTH",
+    "PASSWORD_MIN_LENGTH",
+    "SESSION_IDLE",
+    "AccountService",
+    "LoginLockedError",
+    "NewSession",
+    "Role",
+    "StaffUser",
+    "check_password_rules",
+    "hash_password",
+    "normalize_username",
+    "parse_roles",
+    "password_problems",
+    "verify_password",
+]
 
 logger = logging.getLogger(__name__)
 
-SCRYPT_LOG2_N = 14
-SCRYPT_R = 8
-SCRYPT_P = 1
-SALT_BYTES = 16
-HASH_BYTES = 32
-PASSWORD_MIN_LENGTH = 8
-PASSWORD_MAX_LENGTH = 256
-"""Long enough for any passphrase; bounds the work one log-in attempt can cause."""
-
-SESSION_IDLE = timedelta(hours=8)
-"""A session ends after this long without a request (one working day at a window)."""
-SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
-"""Activity is written at most this often per session, to spare the database a write per page."""
-TOKEN_BYTES = 32
-LOCK_FAILURES = 5
-LOCK_WINDOW = timedelta(minutes=15)
 CSRF_SECRET_NAME = "csrf"  # noqa: S105 - the name of a stored secret, not the secret
-
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
-_NAME_MAX_LENGTH = 40
-_FAILURE_KEY_LENGTH = 64
+LOCK_HELPER = "节点管理员"
 
 
 class Role(StrEnum):
@@ -109,89 +127,15 @@ def _roles_from_text(text: str) -> frozenset[Role]:
     return frozenset(known[code] for code in text.split() if code in known)
 
 
-# Passwords
-
-
-def password_problems(password: str) -> list[str]:
-    """What is wrong with a new password (empty when it may be used)."""
-    if len(password) < PASSWORD_MIN_LENGTH:
-        return [f"密码至少需要 {PASSWORD_MIN_LENGTH} 个字符。"]
-    if len(password) > PASSWORD_MAX_LENGTH:
-        return [f"密码不能超过 {PASSWORD_MAX_LENGTH} 个字符。"]
-    return []
-
-
-def check_password_rules(password: str) -> None:
-    """Refuse a password that breaks the rules.
-
-    Raises:
-        InvalidError: too short (code ``password_too_short``) or too long.
-    """
-    problems = password_problems(password)
-    if problems:
-        code = "password_too_short" if len(password) < PASSWORD_MIN_LENGTH else "password_too_long"
-        raise InvalidError(problems[0], code=code)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii").rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-
-
-def _scrypt(password: str, salt: bytes, *, log2_n: int, r: int, p: int, length: int) -> bytes:
-    n = 1 << log2_n
-    return hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=n,
-        r=r,
-        p=p,
-        dklen=length,
-        maxmem=2 * 128 * r * (n + p),
-    )
-
-
-def hash_password(password: str) -> str:
-    """Hash a password with scrypt and a fresh 16-byte salt.
-
-    Returns:
-        ``$scrypt$ln=14,r=8,p=1$<salt>$<hash>`` (base64 without padding).
-    """
-    salt = secrets.token_bytes(SALT_BYTES)
-    digest = _scrypt(
-        password, salt, log2_n=SCRYPT_LOG2_N, r=SCRYPT_R, p=SCRYPT_P, length=HASH_BYTES
-    )
-    params = f"ln={SCRYPT_LOG2_N},r={SCRYPT_R},p={SCRYPT_P}"
-    return f"$scrypt${params}${_b64(salt)}${_b64(digest)}"
+# Passwords (the rules and hashing are shared with the county: shared.credentials)
 
 
 def verify_password(password: str, encoded: str) -> bool:
-    """Whether ``password`` matches a hash made by :func:`hash_password` (constant-time)."""
-    try:
-        _, scheme, params_text, salt_text, digest_text = encoded.split("$")
-        params = dict(item.split("=", 1) for item in params_text.split(","))
-        log2_n, r, p = int(params["ln"]), int(params["r"]), int(params["p"])
-        salt, expected = _unb64(salt_text), _unb64(digest_text)
-    except (ValueError, KeyError):
-        logger.warning("a stored password hash is malformed; the log-in is refused")
+    """Whether ``password`` matches a stored hash; a malformed or hostile hash never does."""
+    if not credentials.hash_is_usable(encoded):
+        logger.warning("a stored password hash is malformed or unsupported; the log-in is refused")
         return False
-    # Bounds keep a tampered row from making one log-in allocate gigabytes.
-    if scheme != "scrypt" or not (10 <= log2_n <= 18 and 1 <= r <= 16 and 1 <= p <= 4):
-        logger.warning("a stored password hash has unsupported parameters; refused")
-        return False
-    if not 16 <= len(expected) <= 64:
-        return False
-    actual = _scrypt(password, salt, log2_n=log2_n, r=r, p=p, length=len(expected))
-    return hmac.compare_digest(actual, expected)
-
-
-@cache
-def _decoy_hash() -> str:
-    # Verified against for unknown usernames so both cases cost the same time.
-    return hash_password(secrets.token_hex(16))
+    return credentials.verify_password(password, encoded)
 
 
 # Accounts and sessions
@@ -225,27 +169,6 @@ class NewSession:
     expires_at: datetime
 
 
-class LoginLockedError(AuthenticationError):
-    """Too many failed log-ins under one username in the lock window."""
-
-    code = "login_locked"
-
-    def __init__(self, minutes: int) -> None:
-        super().__init__(
-            f"该用户名 {LOCK_WINDOW.seconds // 60} 分钟内登录失败已达 {LOCK_FAILURES} 次，"
-            f"已暂时锁定。请 {minutes} 分钟后再试，或请节点管理员协助。"
-        )
-        self.minutes = minutes
-
-
-LOGIN_FAILED_MESSAGE = "用户名或密码不正确。"
-
-
-def normalize_username(text: str) -> str:
-    """The form a username is stored and looked up in (trimmed, lower case)."""
-    return text.strip().lower()
-
-
 def _staff(row: UserRow) -> StaffUser:
     return StaffUser(
         user_id=row.user_id,
@@ -253,10 +176,6 @@ def _staff(row: UserRow) -> StaffUser:
         name=row.name,
         roles=_roles_from_text(row.roles),
     )
-
-
-def _token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
 
 
 class AccountService:
@@ -277,19 +196,12 @@ class AccountService:
         """
         username = normalize_username(username)
         name = name.strip()
-        problems: list[str] = []
-        if not _USERNAME.match(username):
-            problems.append(
-                "用户名须为 2–32 位小写字母、数字、点、下划线或连字符，并以字母或数字开头。"
-            )
-        if not name or len(name) > _NAME_MAX_LENGTH:
-            problems.append(f"姓名不能为空，且不超过 {_NAME_MAX_LENGTH} 个字符。")
+        problems = account_problems(username, name, password)
         parsed: frozenset[Role] = frozenset()
         try:
             parsed = parse_roles(roles)
         except InvalidError as exc:
-            problems.append(exc.message)
-        problems.extend(password_problems(password))
+            problems.insert(len(problems) - len(password_problems(password)), exc.message)
         if problems:
             raise ValidationError(problems)
         row = self._store.insert_user(
@@ -331,15 +243,15 @@ class AccountService:
             AuthenticationError: unknown user, wrong password or disabled account
                 (code ``login_failed``, always the same message).
         """
-        key = normalize_username(username)[:_FAILURE_KEY_LENGTH]
+        key = failure_key(username)
         now = self._clock()
         recent = self._store.failures_since(key, now - LOCK_WINDOW)
-        if len(recent) >= LOCK_FAILURES:
-            until = recent[LOCK_FAILURES - 1] + LOCK_WINDOW
-            raise LoginLockedError(max(1, math.ceil((until - now).total_seconds() / 60)))
-        row = self._store.user_by_username(key) if _USERNAME.match(key) else None
+        minutes = lock_minutes_left(recent, now)
+        if minutes is not None:
+            raise LoginLockedError(minutes, helper=LOCK_HELPER)
+        row = self._store.user_by_username(key) if is_valid_username(key) else None
         password_ok = verify_password(
-            password[:PASSWORD_MAX_LENGTH], row.password_hash if row else _decoy_hash()
+            password[:PASSWORD_MAX_LENGTH], row.password_hash if row else decoy_hash()
         )
         if row is None or not row.active or not password_ok:
             self._store.record_failure(key, now, forget_before=now - LOCK_WINDOW)
@@ -353,10 +265,10 @@ class AccountService:
 
     def start_session(self, user: StaffUser) -> NewSession:
         """Open a session for a user who has just logged in."""
-        token = secrets.token_urlsafe(TOKEN_BYTES)
+        token = new_session_token()
         now = self._clock()
         expires_at = now + SESSION_IDLE
-        self._store.insert_session(_token_hash(token), user.user_id, at=now, expires_at=expires_at)
+        self._store.insert_session(token_hash(token), user.user_id, at=now, expires_at=expires_at)
         return NewSession(token=token, user=user, expires_at=expires_at)
 
     def user_for_session(self, token: str) -> StaffUser | None:
@@ -364,25 +276,25 @@ class AccountService:
 
         Each use pushes the idle expiry out by :data:`SESSION_IDLE`.
         """
-        if not token or len(token) > 128:
+        if not plausible_token(token):
             return None
-        token_hash = _token_hash(token)
-        row = self._store.session(token_hash)
+        hashed = token_hash(token)
+        row = self._store.session(hashed)
         if row is None:
             return None
         now = self._clock()
         if now >= row.expires_at or not row.user.active:
-            self._store.delete_session(token_hash)
+            self._store.delete_session(hashed)
             return None
         if now - row.last_seen_at >= SESSION_TOUCH_INTERVAL:
-            self._store.touch_session(token_hash, at=now, expires_at=now + SESSION_IDLE)
+            self._store.touch_session(hashed, at=now, expires_at=now + SESSION_IDLE)
         return _staff(row.user)
 
     def end_session(self, token: str) -> None:
         """Close a session (log-out); an unknown token is ignored."""
-        if token and len(token) <= 128:
-            self._store.delete_session(_token_hash(token))
+        if plausible_token(token):
+            self._store.delete_session(token_hash(token))
 
     def csrf_secret(self) -> str:
         """The secret that signs CSRF tokens, kept in the database across restarts."""
-        return self._store.secret(CSRF_SECRET_NAME, lambda: secrets.token_hex(32))
+        return self._store.secret(CSRF_SECRET_NAME, new_secret)

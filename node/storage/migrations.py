@@ -262,3 +262,132 @@ def m005_receipt_serials(db: Database) -> None:
         "INSERT INTO intake_secret (name, value) VALUES ('query_code', ?)",
         [secrets.token_bytes(32)],
     )
+
+
+_KIOSK_SCHEMA = (
+    # Self pre-applications made at the kiosk, waiting for a clerk to pick them up. number is
+    # what the resident reads to the clerk; request_id stops a double-tapped submit from
+    # making a second one. applicant holds the msgspec JSON of shared.events.Applicant.
+    """CREATE TABLE kiosk_preapplication (
+        number TEXT PRIMARY KEY,
+        request_id TEXT UNIQUE,
+        item_code TEXT NOT NULL,
+        applicant BLOB NOT NULL,
+        materials TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        case_id TEXT,
+        picked_up_at TEXT
+    ) WITHOUT ROWID""",
+    "CREATE INDEX kiosk_preapplication_status ON kiosk_preapplication (status, created_at)",
+    # Per-day serials of pre-application numbers (China-time day, yyyy-mm-dd).
+    """CREATE TABLE kiosk_serial (
+        day TEXT PRIMARY KEY,
+        serial INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    # Failed receipt/query-code checks per client address: the six-digit code is only safe
+    # behind a limit that survives a restart.
+    """CREATE TABLE kiosk_lookup_failure (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        client TEXT NOT NULL,
+        failed_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX kiosk_lookup_failure_client ON kiosk_lookup_failure (client, failed_at)",
+)
+
+
+@MIGRATIONS()
+def m006_kiosk(db: Database) -> None:
+    """The resident kiosk: pre-applications, their daily serials and failed lookups
+    (see node/storage/kiosk_store.py)."""
+    for statement in _KIOSK_SCHEMA:
+        db.execute(statement)
+
+
+_DOCUMENT_SCHEMA = (
+    # Yearly serials of document numbers per prefix (机关简称+文书性质, e.g. 示范镇受).
+    """CREATE TABLE document_serial (
+        prefix TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        serial INTEGER NOT NULL,
+        PRIMARY KEY (prefix, year)
+    ) WITHOUT ROWID""",
+    # Every notice or certificate issued, as the exact signed bytes: a reprint is the same paper.
+    """CREATE TABLE issued_document (
+        case_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        document_no TEXT NOT NULL UNIQUE,
+        signed BLOB NOT NULL,
+        issued_at TEXT NOT NULL,
+        PRIMARY KEY (case_id, kind)
+    ) WITHOUT ROWID""",
+    # The clerk's queue: cases this node handles, unfinished first, nearest due day first.
+    "CREATE INDEX case_row_queue ON case_row "
+    "(handling_node, finished, COALESCE(promised_due, '9999-12-31'), received_on DESC)",
+    "CREATE INDEX case_row_urgency ON case_row "
+    "(finished, COALESCE(promised_due, '9999-12-31'), received_on DESC)",
+    "CREATE INDEX case_row_applicant ON case_row (applicant_name)",
+    "CREATE INDEX case_row_item ON case_row (item_code)",
+)
+
+
+@MIGRATIONS()
+def m008_documents(db: Database) -> None:
+    """Signed window documents and their number serials (see node/storage/document_store.py),
+    and the indexes of the clerk's queue and search (see node/storage/case_queue.py)."""
+    for statement in _DOCUMENT_SCHEMA:
+        db.execute(statement)
+
+
+@MIGRATIONS()
+def m009_certificate_serials(db: Database) -> None:
+    """Per-year serials of the certificates this node issues
+    (see node/storage/handling_store.py)."""
+    db.execute(
+        """CREATE TABLE certificate_serial (
+            year INTEGER PRIMARY KEY,
+            serial INTEGER NOT NULL
+        ) WITHOUT ROWID"""
+    )
+
+
+_REMINDER_SCHEMA = (
+    # Deadline reminders for this node's clerks, written by the worker's offline reconciliation.
+    # (case_id, kind, subject) names one transition (the promised due day that was entered, a
+    # material, an urge), so a reminder appears once however often the task runs.
+    """CREATE TABLE reminder (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        level TEXT NOT NULL,
+        message TEXT NOT NULL,
+        due TEXT,
+        receipt_no TEXT,
+        item_code TEXT,
+        applicant_name TEXT,
+        created_at TEXT NOT NULL,
+        acknowledged_at TEXT,
+        acknowledged_by TEXT,
+        resolved_at TEXT,
+        UNIQUE (case_id, kind, subject)
+    )""",
+    "CREATE INDEX reminder_open ON reminder (resolved_at, acknowledged_at, level)",
+    # What the reconciliation last folded per case: the case's events (count and last stamp)
+    # and the China-time day; an unchanged case is folded again only when the day changes.
+    """CREATE TABLE reminder_watch (
+        case_id TEXT PRIMARY KEY,
+        events_count INTEGER NOT NULL,
+        hlc_wall INTEGER NOT NULL,
+        hlc_counter INTEGER NOT NULL,
+        folded_on TEXT NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+
+@MIGRATIONS()
+def m007_reminders(db: Database) -> None:
+    """Local deadline reminders and the reconciliation's per-case watermark
+    (see node/storage/reminder_store.py)."""
+    for statement in _REMINDER_SCHEMA:
+        db.execute(statement)

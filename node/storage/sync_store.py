@@ -4,13 +4,24 @@ The methods are ``async`` to fit the protocol but run their SQLite work inline: 
 call on the event loop is cheaper than a hop to a worker thread. Each :meth:`commit` is one
 ``BEGIN IMMEDIATE … COMMIT`` through :meth:`NodeDatabase.write` with one ``executemany`` per
 table, so a write set is applied entirely or not at all. Schema: migration ``m002_replication``.
+
+Across processes: :class:`~sync.replica.Replica` reads a case's CRDT state, the heads and the log
+end, computes, and commits; two processes doing that on one file would lose each other's writes.
+So one process at a time owns the replica, marked by :class:`WriterLock` (an exclusive ``flock``
+that the kernel drops when its holder dies, even on ``kill -9``): the web process holds it while
+it runs, and the worker syncs by itself only when it can take it (see
+:mod:`node.services.replication`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -456,3 +467,56 @@ def _iso(value: date | None) -> str | None:
 
 def _date(text: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)
+
+
+class WriterLock:
+    """An exclusive, process-wide claim on a lock file (``flock``; released by the kernel when
+    the holder exits in any way)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; never waits."""
+        if self._fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    async def acquire(self, timeout: float, poll: float = 0.05) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.try_acquire():
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(poll)
+        return True
+
+    def release(self) -> None:
+        """Give the lock back (closing the descriptor drops the flock)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def held_elsewhere(self) -> bool:
+        """Whether another holder has the lock now (probes by taking and dropping it)."""
+        if self._fd is not None:
+            return False
+        if self.try_acquire():
+            self.release()
+            return False
+        return True

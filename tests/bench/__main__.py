@@ -2,7 +2,8 @@
 
 The replication part (tests/bench/sync_bench.py) runs the county as a real server and PouchDB
 beside it; on PostgreSQL too when ``TONGBAN_TEST_POSTGRES_URL`` is set. The node with 100,000
-cases and supervision over 1,000,000 cases are added with the issues that build those parts.
+cases (tests/bench/node_bench.py) and supervision over 1,000,000 cases
+(tests/bench/supervision_bench.py) follow.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from shared.guide import guide_for
 from shared.hlc import Hlc
 from shared.signing import SigningKey
 from shared.terms import CaseTerms, ProjectType
-from tests.bench import sync_bench
+from tests.bench import node_bench, supervision_bench, sync_bench
 
 RESULTS = Path("bench/results.md")
 RUNS = 5
@@ -204,6 +205,8 @@ def main() -> None:
     ]
     print("\n".join(lines), flush=True)
     replication = sync_bench.run()
+    replication += supervision_bench.run_bench()
+    replication += node_bench.run()
     lines += replication
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text("\n".join(lines), encoding="utf-8")

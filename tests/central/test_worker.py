@@ -61,7 +61,19 @@ def test_project_backlog_is_due_every_minute(tmp_path: Path) -> None:
     queue = make_huey(_settings(tmp_path, None))
     register(queue, _settings(tmp_path, None))
     for moment in (datetime(2026, 3, 2, 2, 0), datetime(2026, 3, 2, 2, 37)):
-        assert [task.name for task in queue.read_periodic(moment)] == ["project_backlog"]
+        assert "project_backlog" in [task.name for task in queue.read_periodic(moment)]
+
+
+def test_supervision_is_reconciled_every_five_minutes(tmp_path: Path) -> None:
+    queue = make_huey(_settings(tmp_path, None))
+    register(queue, _settings(tmp_path, None))
+    due = {
+        minute: [task.name for task in queue.read_periodic(datetime(2026, 3, 2, 2, minute))]
+        for minute in (0, 5, 37)
+    }
+    assert "reconcile_supervision" in due[0]
+    assert "reconcile_supervision" in due[5]
+    assert "reconcile_supervision" not in due[37]
 
 
 def test_project_backlog_runs_from_the_queue(county: tuple[CentralSettings, Any]) -> None:
@@ -83,6 +95,19 @@ def test_project_backlog_runs_from_the_queue(county: tuple[CentralSettings, Any]
     assert completed == ["project_backlog"]
     assert queue.pending_count() == 0
     assert queue.result_count() == 0
+
+
+def test_reconcile_supervision_runs_from_the_queue(county: tuple[CentralSettings, Any]) -> None:
+    settings, queue = county
+    tasks = register(queue, settings)
+    tasks["reconcile_supervision"]()
+    errors: list[BaseException] = []
+    queue.signal("error")(lambda signal, task, exc=None: errors.append(exc))
+    task = queue.dequeue()
+    assert task is not None and task.name == "reconcile_supervision"
+    assert queue.execute(task) is None
+    assert errors == []
+    assert queue.pending_count() == 0
 
 
 def test_cli_central_worker_stops_gracefully_on_sigint(tmp_path: Path) -> None:

@@ -300,9 +300,12 @@ def test_authority_department_review_refused_for_an_unlisted_department() -> Non
     assert reason is not None and "部门 gaj 不是事项 Z02" in reason
 
 
-def test_authority_department_review_refused_on_a_single_department_item() -> None:
-    reason = check(reviewed("county", "scjg"), "X01", handling="county")
-    assert reason == "事项 X01「个体工商户设立登记」不是并联审批事项，不应记录部门审查意见。"
+def test_authority_department_review_on_a_single_department_item_is_its_own_body() -> None:
+    assert check(reviewed("county", "scjg"), "X01", handling="county") is None
+    reason = check(reviewed("county", "gaj"), "X01", handling="county")
+    assert reason == (
+        "事项 X01「个体工商户设立登记」不是并联审批事项，只能记录实施部门 scjg 的审查意见。"
+    )
 
 
 def test_authority_department_review_refused_from_a_community() -> None:

@@ -1,0 +1,231 @@
+"""County reconciliation (对账): lights, warnings, cards and escalations for every open case.
+
+A run copies the working calendar in force into ``supervision_day`` when it changed, records
+the warning windows of any newly published catalog version, and then recomputes every open case
+in a handful of set-based statements (:mod:`central.db.reconcile_sql`), recording the transitions
+it causes: a warning (预警) when a case enters yellow, a yellow or red card (黄牌/红牌) as it
+stays overdue, and an escalation to the next level up when an urge's feedback day passes
+without an answer. Running it again the same day records nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from central.db.catalog_store import CatalogStore
+from central.db.engine import close_database, make_engine, open_database
+from central.db.reconcile_sql import (
+    CLOSE_FINISHED_SQL,
+    URGES_MARKER,
+    Dialect,
+    RunConstants,
+    actions_sql,
+    count_actions_sql,
+    escalation_sql,
+    get_mark,
+    insert_rows,
+    paused_due_sql,
+    run,
+    set_mark,
+    transaction,
+    upsert_cases_sql,
+    urges_sql,
+    working_ordinal,
+)
+from central.db.registry_store import RegistryStore
+from central.services.releases import ReleaseService
+from central.services.signals import SignalService
+from central.services.supervision_rules import RuleService
+from central.settings import CentralSettings
+from shared.calendar import WorkingCalendar, china_date
+from shared.errors import InvalidError
+
+YEARS_BEFORE = 2
+YEARS_AFTER = 3
+"""The calendar table spans the published years and today, widened by these many years, so
+deadlines of old cases and long limits stay inside it (outside the published years the days
+are classified provisionally, exactly as the fold does)."""
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    """What one run did."""
+
+    run: int
+    today: date
+    open_cases: int
+    actions: dict[str, int] = field(default_factory=dict)
+    calendar_refilled: bool = False
+
+    @property
+    def warnings(self) -> int:
+        """Warnings (预警) recorded."""
+        return self.actions.get("warning", 0)
+
+    @property
+    def cards(self) -> int:
+        """Yellow and red cards recorded."""
+        return self.actions.get("yellow_card", 0) + self.actions.get("red_card", 0)
+
+    @property
+    def escalations(self) -> int:
+        """Escalations recorded."""
+        return self.actions.get("escalation", 0)
+
+
+def calendar_span(calendar: WorkingCalendar, today: date) -> tuple[date, date]:
+    """First and last day the calendar table holds."""
+    first = min(calendar.first_covered.year, today.year) - YEARS_BEFORE
+    last = max(calendar.last_covered.year, today.year) + YEARS_AFTER
+    return date(first, 1, 1), date(last, 12, 31)
+
+
+Day = tuple[date, bool, int]
+
+
+def calendar_rows(calendar: WorkingCalendar, first: date, last: date) -> list[Day]:
+    """``(day, is_working, wd)`` for every day of the span; ``wd`` counts working days so far."""
+    rows: list[Day] = []
+    wd, day = 0, first
+    while day <= last:
+        working = calendar.is_workday(day)
+        wd += working
+        rows.append((day, working, wd))
+        day += timedelta(days=1)
+    return rows
+
+
+class Reconciler:
+    """Runs reconciliations against the county database."""
+
+    def __init__(
+        self,
+        engine: Any,
+        releases: ReleaseService,
+        rules: RuleService,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._engine = engine
+        self._releases = releases
+        self._rules = rules
+        self._clock = clock
+        self._dialect = Dialect(engine)
+
+    async def sync_calendar(self, today: date) -> bool:
+        """Refill ``supervision_day`` if the calendar in force or the span changed."""
+        calendar = self._releases.calendar_now()
+        first, last = calendar_span(calendar, today)
+        fingerprint = hashlib.sha256(calendar.to_json() + f"|{first}|{last}".encode()).hexdigest()
+        if await get_mark(self._engine, "calendar") == fingerprint:
+            return False
+        async with transaction(self._engine):
+            await run(self._engine, "DELETE FROM supervision_day")
+            await insert_rows(
+                self._engine,
+                "supervision_day",
+                ("day", "is_working", "wd"),
+                calendar_rows(calendar, first, last),
+            )
+            await set_mark(self._engine, "calendar", fingerprint)
+        return True
+
+    async def sync_terms(self) -> None:
+        """Record the warning window of each item of every catalog version not seen yet."""
+        current = await self._releases.current()
+        if current is None:
+            return
+        done = int(await get_mark(self._engine, "terms_version") or 0)
+        rows: list[tuple[int, str, int, str]] = []
+        for version in range(done + 1, current.version + 1):
+            catalog = self._releases.catalog_for(version)
+            if catalog is None:
+                continue
+            for item in catalog.items:
+                terms = item.case_terms()
+                rows.append((version, item.code, terms.warning_days, terms.unit.value))
+        async with transaction(self._engine):
+            await insert_rows(
+                self._engine,
+                "supervision_term",
+                ("catalog_version", "item_code", "warning_days", "unit"),
+                rows,
+                "ON CONFLICT (catalog_version, item_code) DO NOTHING",
+            )
+            await set_mark(self._engine, "terms_version", str(current.version))
+
+    async def reconcile(self, now: datetime | None = None) -> ReconcileReport:
+        """Recompute every open case at ``now`` (the clock's time by default).
+
+        Raises:
+            InvalidError: ``now`` is naive, or today lies outside the calendar table.
+        """
+        now = now if now is not None else self._clock()
+        today = china_date(now)
+        refilled = await self.sync_calendar(today)
+        await self.sync_terms()
+        rules = await self._rules.rules()
+        w_today = await working_ordinal(self._engine, today)
+        if w_today is None:
+            raise InvalidError(f"工作日历表不包含 {today}", code="calendar_table_short")
+        d = self._dialect
+        async with transaction(self._engine):
+            constants = RunConstants(
+                run=int(await get_mark(self._engine, "run") or 0) + 1,
+                today=today,
+                w_today=w_today,
+                default_warning=rules["warning_days"],
+                yellow_after=rules["yellow_card_after"],
+                red_after=rules["red_card_after"],
+            )
+            await run(self._engine, "DELETE FROM supervision_pause")
+            await run(self._engine, paused_due_sql(d, constants))
+            await run(self._engine, upsert_cases_sql(d, constants))
+            await run(self._engine, CLOSE_FINISHED_SQL)
+            for statement in actions_sql(d, constants):
+                await run(self._engine, statement)
+            refresh, close = urges_sql(d, constants)
+            await run(self._engine, refresh, [URGES_MARKER])
+            await run(self._engine, close)
+            for statement in escalation_sql(d, constants):
+                await run(self._engine, statement)
+            await set_mark(self._engine, "run", str(constants.run))
+            counted = await run(self._engine, count_actions_sql(constants))
+            opened = await run(self._engine, "SELECT COUNT(*) AS n FROM supervision_case")
+        return ReconcileReport(
+            run=constants.run,
+            today=today,
+            open_cases=int(opened[0]["n"]),
+            actions={r["kind"]: int(r["n"]) for r in counted},
+            calendar_refilled=refilled,
+        )
+
+
+def _no_key() -> Any:
+    raise InvalidError("对账任务不发布版本，不需要县中心签名密钥。", code="no_signing_here")
+
+
+async def supervise(settings: CentralSettings, clock: Callable[[], datetime]) -> SupervisionRun:
+    """One periodic pass (used by the worker): reconcile every open case, refresh the signals."""
+    engine = make_engine(settings.database_url, settings.sqlite_path)
+    await open_database(engine)
+    try:
+        releases = ReleaseService(CatalogStore(), RegistryStore(), _no_key, clock)
+        await releases.load()
+        rules = RuleService(engine, clock)
+        report = await Reconciler(engine, releases, rules, clock).reconcile()
+        open_signals = await SignalService(engine, rules, clock).refresh()
+    finally:
+        await close_database(engine)
+    return SupervisionRun(report, open_signals)
+
+
+@dataclass(frozen=True)
+class SupervisionRun:
+    """What a periodic pass did."""
+
+    reconcile: ReconcileReport
+    open_signals: int
