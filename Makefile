@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) browser ## Create .venv and install tongban with its development tools
 	@# The dashboard's charting library comes from the npm registry, never from the repository.
 	@if command -v npm >/dev/null 2>&1; then \
-		cd web/vendor && npm install --no-audit --no-fund --loglevel=error; \
+		cd web/charts && npm install --no-package-lock --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: dashboard charts are off (the tables still work)"; fi
 
 # The browser test drives Debian's chromium through Playwright; Playwright never downloads one.

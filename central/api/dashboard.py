@@ -3,7 +3,7 @@ performance with rankings and trends, bad-rating follow-up; and the charting lib
 
 Every route needs the supervisor role; what is shown is limited to the user's subtree by the
 services. Charts are drawn in the browser from JSON embedded in the page when the charting
-library was installed at setup time (``web/vendor``); without it the tables still show it all.
+library was installed at setup time (``web/charts``); without it the tables still show it all.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ SUPERVISORS = [requires_role(CountyRole.SUPERVISOR)]
 ECHARTS_FILE = (
     Path(__file__).resolve().parents[2]
     / "web"
-    / "vendor"
+    / "charts"
     / "node_modules"
     / "echarts"
     / "dist"
     / "echarts.min.js"
 )
-CHART_SCRIPT_PATH = "/vendor/echarts.min.js"
+CHART_SCRIPT_PATH = "/charts/echarts.min.js"
 
 add_messages(
     {

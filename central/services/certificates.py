@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import msgspec
-import segno
 
+from casework.display import qr_svg
 from central.db.portal_tables import PortalStore, StoredCertificate
 from central.services.accounts import CountyUser, ensure_case_visible
 from central.services.portal import LoadedCase, PortalService, event_id_for, request_id_of
@@ -244,10 +244,3 @@ class CertificateService:
             verify_url=url,
             qr_svg=qr_svg(url),
         )
-
-
-def qr_svg(text: str) -> str:
-    """The QR code of ``text`` as inline SVG that scales with its box."""
-    code = segno.make(text, error="l", micro=False)
-    svg: str = code.svg_inline(scale=1, border=2, omitsize=True, title="扫码验真")
-    return svg

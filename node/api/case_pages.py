@@ -15,8 +15,8 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from casework.case_view import countdown, node_name, timeline
+from casework.display import mask_name
 from node.api.auth import current_user, requires_role
-from node.api.cases import mask_name
 from node.api.window_pages import Clock, item_of
 from node.identity import NodeIdentity
 from node.services.accounts import ANY_STAFF

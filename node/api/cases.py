@@ -14,6 +14,7 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from casework.display import mask_name
 from node.api.auth import current_user, requires_role
 from node.services.accounts import ANY_STAFF, Role
 from node.services.catalog import NodeCatalogService
@@ -87,16 +88,6 @@ class CaseSummary(msgspec.Struct, frozen=True, kw_only=True):
     promised_due: date | None
     light: str
     light_label: str
-
-
-def mask_name(name: str | None) -> str:
-    """A name with every character but the first and last hidden: 张*英, 李*, 欧**娜."""
-    text = (name or "").strip()
-    if len(text) <= 1:
-        return "*" if text else ""
-    if len(text) == 2:
-        return text[0] + "*"
-    return text[0] + "*" * (len(text) - 2) + text[-1]
 
 
 @post(

@@ -21,8 +21,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from casework.display import mask_name
 from node.api.auth import current_user, requires_role, safe_next
-from node.api.cases import mask_name
 from node.identity import NodeIdentity
 from node.services.accounts import ANY_STAFF, Role
 from node.services.catalog import NodeCatalogService

@@ -20,6 +20,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from casework.case_view import countdown
+from casework.display import mask_name
 from casework.intake_form import (
     IntakeForm,
     OfferedItem,
@@ -29,7 +30,6 @@ from casework.intake_form import (
     offered_items,
 )
 from node.api.auth import current_user, requires_role
-from node.api.cases import mask_name
 from node.identity import NodeIdentity
 from node.services.accounts import ANY_STAFF, Role
 from node.services.catalog import NodeCatalogService

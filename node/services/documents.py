@@ -16,8 +16,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
-import segno
 
+from casework.display import qr_svg
 from node.identity import NodeIdentity
 from node.services.catalog import NodeCatalogService
 from node.storage.document_store import DocumentStore
@@ -371,13 +371,6 @@ class DocumentService:
             verify_url=url,
             qr_svg=qr_svg(url),
         )
-
-
-def qr_svg(text: str) -> str:
-    """The QR code of ``text`` as inline SVG that scales with its box."""
-    code = segno.make(text, error="l", micro=False)
-    svg: str = code.svg_inline(scale=1, border=2, omitsize=True, title="扫码验真")
-    return svg
 
 
 def short_name(name: str) -> str:

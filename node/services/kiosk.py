@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from casework.display import mask_name
 from node.identity import NodeIdentity
 from node.services.catalog import NodeCatalogService
 from node.storage.intake_store import IntakeStore
@@ -770,16 +771,6 @@ def id_number_problem(id_type: IdType, number: str, today: date) -> str | None:
     if not _OTHER_ID.fullmatch(number):
         return f"{id_type.label}号码应为 5 至 {MAX_ID} 位字母或数字"
     return None
-
-
-def mask_name(name: str | None) -> str:
-    """A name with every character but the first and last hidden: 张*英, 李*, 欧**娜."""
-    text = (name or "").strip()
-    if len(text) <= 1:
-        return "*" if text else ""
-    if len(text) == 2:
-        return text[0] + "*"
-    return text[0] + "*" * (len(text) - 2) + text[-1]
 
 
 def mask_id_number(number: str) -> str:

@@ -232,7 +232,7 @@ def test_county_supervisor_sees_every_tier_with_lights(client: Client) -> None:
     # zhen-shifan's subtree: S1 (its own) and S2 (she-dongcun)
     assert rows["zhen-shifan"][6] == "2" and rows["she-dongcun"][6] == "1"
     assert rows["county"][6] == "4"  # every open case of the county, its own included
-    assert (chart_available()) == ('src="/vendor/echarts.min.js"' in page.text)
+    assert (chart_available()) == ('src="/charts/echarts.min.js"' in page.text)
     assert 'id="chart-data"' in page.text
 
 
@@ -360,7 +360,7 @@ def test_ratings_page_and_refused_followup(client: Client) -> None:
 
 def test_chart_library_is_served_only_when_installed(client: Client) -> None:
     login(client, "supervisor")
-    response = client.get("/vendor/echarts.min.js")
+    response = client.get("/charts/echarts.min.js")
     assert response.status_code == (200 if chart_available() else 404)
 
 

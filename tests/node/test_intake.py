@@ -10,8 +10,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from casework.display import mask_name
 from node.api.auth import CSRF_COOKIE
-from node.api.cases import mask_name
 from node.app import create_app
 from node.settings import NodeSettings
 from node.storage.database import NodeDatabase
