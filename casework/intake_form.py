@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from casework.intake import Application, Decision, DeferredIn
-from shared.catalog import Catalog, Item, MaterialSource
+from shared.catalog import Catalog, Item, MaterialRequirement, MaterialSource
 from shared.delegation import Tier
 from shared.events import Applicant, ApplicantKind, IdType
 from shared.terms import ProjectType
@@ -96,6 +96,80 @@ def offered_items(catalog: Catalog, tier: Tier, node_id: str, today: date) -> li
             )
         )
     return found
+
+
+@dataclass(frozen=True)
+class IntakeView:
+    """What the shared intake templates draw: the items offered today, or the chosen item's
+    checklist with the clerk's ticks, and every problem to show."""
+
+    template: str
+    form: IntakeForm
+    item: Item | None
+    chosen: OfferedItem | None
+    offered: list[OfferedItem]
+    lines: list[MaterialLine]
+    problems: list[str]
+    catalog_version: int | None
+    today: date
+
+    def context(self) -> dict[str, Any]:
+        """The template variables."""
+        return {
+            "form": self.form,
+            "item": self.item,
+            "chosen": self.chosen,
+            "offered": self.offered,
+            "lines": self.lines,
+            "problems": self.problems,
+            "catalog_version": self.catalog_version,
+            "id_types": [t for t in IdType if t is not IdType.USCC],
+            "today": self.today.isoformat(),
+            "deferrable": MaterialRequirement.DEFERRABLE.value,
+        }
+
+
+def intake_view(
+    catalog: Catalog | None,
+    version: int | None,
+    *,
+    tier: Tier,
+    node_id: str,
+    today: date,
+    form: IntakeForm,
+    problems: list[str],
+) -> IntakeView:
+    """The choose page, or the form of the chosen item when this node may take it today.
+
+    An item the node may not take sends the clerk back to the list with the reason, unless the
+    problems already name it.
+    """
+    offered = [] if catalog is None else offered_items(catalog, tier, node_id, today)
+    item: Item | None = None
+    code = form.item_code
+    if catalog is not None and code:
+        if code in {o.code for o in offered}:
+            item = catalog.item(code)
+        elif not any(code in p for p in problems):
+            problems = [*problems, _not_offered(catalog, code)]
+    return IntakeView(
+        template="window/intake_form.html" if item else "window/intake_choose.html",
+        form=form,
+        item=item,
+        chosen=next((o for o in offered if item and o.code == item.code), None),
+        offered=offered,
+        lines=material_lines(item, form) if item else [],
+        problems=problems,
+        catalog_version=version,
+        today=today,
+    )
+
+
+def _not_offered(catalog: Catalog, code: str) -> str:
+    known = next((i for i in catalog.items if i.code == code), None)
+    if known is None:
+        return f"事项目录中没有编号为 {code} 的事项，请重新选择"
+    return f"事项 {code}「{known.name}」今天不能在本节点受理（未下放到本级），请重新选择"
 
 
 def material_lines(item: Item, form: IntakeForm) -> list[MaterialLine]:

@@ -26,6 +26,7 @@ from central.api.catalog import current_release
 from central.api.desk import desk
 from central.api.guide import get_item, home, item_page, list_items
 from central.api.health import healthz
+from central.api.intake_pages import INTAKE_PAGES
 from central.api.nodes import enroll
 from central.api.window_pages import WINDOW_PAGES
 from central.commands import county_key_path, web_secret_path
@@ -56,6 +57,7 @@ from central.services.supervision_views import SupervisionViews
 from central.services.urges import UrgeService
 from central.services.verification import VerificationService
 from central.services.window import CountyWindow
+from central.services.window_documents import CountyDocuments
 from central.settings import CentralSettings
 from shared.delegation import Tier
 from shared.signing import SigningKey
@@ -89,7 +91,10 @@ def create_app(settings: CentralSettings, *, clock: Callable[[], datetime] = _ut
     node_contacts = NodeContactService(engine, clock)
     sync = SyncService(replica, releases, clock, on_served=node_contacts.on_served)
     supervision_rules = RuleService(engine, clock)
-    accounts = AccountService(PiccoloAccountStore(), releases.registry_now, clock)
+    urge_service = UrgeService(engine, replica, releases, clock)
+    accounts = AccountService(
+        PiccoloAccountStore(), releases.registry_now, clock, releases.departments_now
+    )
     catalog_admin_store = CatalogAdminStore(engine)
     catalog_admin_service = CatalogAdminService(
         catalog_admin_store,
@@ -143,6 +148,7 @@ def create_app(settings: CentralSettings, *, clock: Callable[[], datetime] = _ut
             *complaint_api.ROUTES,
             *window_api.ROUTES,
             *WINDOW_PAGES,
+            *INTAKE_PAGES,
             *CASE_PAGES,
             *dashboard_api.ROUTES,
             *urge_api.ROUTES,
@@ -160,8 +166,11 @@ def create_app(settings: CentralSettings, *, clock: Callable[[], datetime] = _ut
             "supervision_views": SupervisionViews(engine),
             "supervision_rules": supervision_rules,
             "supervision_signals": SignalService(engine, supervision_rules, clock),
-            "supervision_reconciler": Reconciler(engine, releases, supervision_rules, clock),
+            "supervision_reconciler": Reconciler(
+                engine, releases, supervision_rules, clock, urges=urge_service
+            ),
             "county_window": county_window,
+            "county_documents": CountyDocuments(county_window, releases, key, clock),
             "window_clock": clock,
             "portal_service": portal,
             "complaint_service": ComplaintService(
@@ -172,7 +181,7 @@ def create_app(settings: CentralSettings, *, clock: Callable[[], datetime] = _ut
             ),
             "certificate_service": CertificateService(portal, portal_store, releases, key, clock),
             "dashboard_service": dashboard,
-            "urge_service": UrgeService(engine, replica, releases, clock),
+            "urge_service": urge_service,
         },
         lifespan=database_lifespan,
         debug=settings.debug,

@@ -11,6 +11,7 @@ from pathlib import Path
 from central.db.account_store import PiccoloAccountStore
 from central.db.catalog_store import CatalogStore
 from central.db.engine import close_database, make_engine, open_database
+from central.db.migrations import MigrationReport
 from central.db.registry_store import RegistryStore
 from central.db.sync_store import PiccoloSyncStore
 from central.services.accounts import AccountService, CountyUser
@@ -75,6 +76,18 @@ async def init_central(settings: CentralSettings) -> SigningKey:
         return county.key
 
 
+async def migrate_database(settings: CentralSettings) -> MigrationReport:
+    """Apply the county database's pending migrations (creating the database if it is new).
+
+    Raises:
+        ConflictError: the database was written by a newer tongban; it is left untouched.
+    """
+    engine = make_engine(settings.database_url, settings.sqlite_path)
+    report = await open_database(engine)
+    await close_database(engine)
+    return report
+
+
 async def import_catalog(settings: CentralSettings, path: Path, *, by: str) -> CurrentRelease:
     """Publish the catalog in a JSON file in the next release (no-op if nothing changed).
 
@@ -127,7 +140,12 @@ async def rebuild(settings: CentralSettings) -> ProjectionReport:
 async def county_accounts(settings: CentralSettings) -> AsyncIterator[AccountService]:
     """The county's account service over an opened database, for one command."""
     async with opened(settings) as county:
-        yield AccountService(PiccoloAccountStore(), county.releases.registry_now, _now)
+        yield AccountService(
+            PiccoloAccountStore(),
+            county.releases.registry_now,
+            _now,
+            county.releases.departments_now,
+        )
 
 
 async def add_county_user(

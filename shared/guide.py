@@ -10,7 +10,14 @@ from datetime import date
 
 import msgspec
 
-from shared.catalog import Catalog, Item, Material, MaterialRequirement, TimeLimit
+from shared.catalog import (
+    Catalog,
+    Item,
+    Material,
+    MaterialRequirement,
+    SpecialProcedure,
+    TimeLimit,
+)
 from shared.delegation import Tier
 from shared.errors import NotFoundError
 
@@ -23,7 +30,18 @@ class GuideMaterial(msgspec.Struct, frozen=True, kw_only=True):
     requirement: str
     deferrable: bool
     copies: str
+    source: str
     notes: str
+
+
+class GuideProcedure(msgspec.Struct, frozen=True, kw_only=True):
+    """A 特别程序 the case may need, and whether its time counts toward the limits."""
+
+    name: str
+    kind: str
+    counts_toward_limit: bool
+    typical_days: int | None
+    basis: str
 
 
 class GuideEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,21 +49,32 @@ class GuideEntry(msgspec.Struct, frozen=True, kw_only=True):
 
     code: str
     name: str
+    basic_code: str
+    implementation_code: str
     item_type: str
     project_type: str
     department: str
+    parallel_departments: tuple[str, ...]
+    service_objects: tuple[str, ...]
     promised: str
+    promised_note: str
     statutory: str
+    statutory_note: str
     decided_here: bool
     handling_tier: str
     summary: str
     conditions: tuple[str, ...]
     materials: tuple[GuideMaterial, ...]
+    special_procedures: tuple[GuideProcedure, ...]
     legal_basis: str
+    commitment_mode: bool
+    result_name: str
     fee: str
+    fee_basis: str
     place: str
     hours: str
     phone: str
+    complaint_phone: str
     online: bool
     on_site_visits: int
 
@@ -117,30 +146,56 @@ def _matches(item: Item, needle: str) -> bool:
 
 
 def _entry(catalog: Catalog, item: Item, handling: Tier, here: Tier) -> GuideEntry:
-    try:
-        department = catalog.department(item.lead_department).name
-    except NotFoundError:
-        department = item.lead_department
     return GuideEntry(
         code=item.code,
         name=item.name,
+        basic_code=item.codes.basic,
+        implementation_code=item.codes.implementation,
         item_type=item.item_type.label,
         project_type=item.project_type.label,
-        department=department,
+        department=_department_name(catalog, item.lead_department),
+        parallel_departments=tuple(
+            _department_name(catalog, code) for code in item.parallel_departments
+        ),
+        service_objects=tuple(o.label for o in item.service_objects),
         promised=limit_text(item.promised),
+        promised_note=item.promised.note if item.promised else "",
         statutory=limit_text(item.statutory),
+        statutory_note=item.statutory.note if item.statutory else "",
         decided_here=handling is here,
         handling_tier=handling.label,
         summary=item.summary,
         conditions=item.conditions,
         materials=tuple(_material(m) for m in item.materials),
+        special_procedures=tuple(_procedure(p) for p in item.special_procedures),
         legal_basis=item.legal_basis,
+        commitment_mode=item.commitment_mode,
+        result_name=item.result_name,
         fee=(item.fee.standard or "收费") if item.fee.charged else "不收费",
+        fee_basis=item.fee.basis if item.fee.charged else "",
         place=item.contact.address,
         hours=item.contact.hours,
         phone=item.contact.phone,
+        complaint_phone=item.contact.complaint_phone,
         online=item.online,
         on_site_visits=item.on_site_visits,
+    )
+
+
+def _department_name(catalog: Catalog, code: str) -> str:
+    try:
+        return catalog.department(code).name
+    except NotFoundError:
+        return code
+
+
+def _procedure(procedure: SpecialProcedure) -> GuideProcedure:
+    return GuideProcedure(
+        name=procedure.name,
+        kind=procedure.kind.label,
+        counts_toward_limit=procedure.counts_toward_limit,
+        typical_days=procedure.typical_days,
+        basis=procedure.basis,
     )
 
 
@@ -156,5 +211,6 @@ def _material(material: Material) -> GuideMaterial:
         requirement=material.requirement.label,
         deferrable=material.requirement is MaterialRequirement.DEFERRABLE,
         copies="、".join(parts),
+        source=material.source.label,
         notes=material.notes,
     )

@@ -49,6 +49,8 @@ INLINE_PROJECTION_LIMIT = 1_000
 """A sync whose backlog is at most this many entries is projected before it is answered (so
 its effects show in the same round); a larger catch-up is acknowledged at once and projected
 in the background."""
+RECORD_ATTEMPTS = 3
+"""A local write lost to another writer process of the same node is rebuilt this many times."""
 
 logger = logging.getLogger(__name__)
 
@@ -341,11 +343,27 @@ class Replica:
         """
         if self._key is None:
             raise PermissionDeniedError("本机没有签名密钥，不能记录办件。", code="no_key")
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                return await self._record_once(case_id, build)
+            except ValueError:
+                # Another process of this node took the same sequence number first (the unique
+                # (origin, seq) index refused ours, nothing was written): build on its record.
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _record_once(
+        self, case_id: str, build: Callable[[Callable[[], Hlc]], Sequence[CaseEvent]]
+    ) -> CaseRow:
+        assert self._key is not None
         async with self._lock:
             await self._project()
             head = (await self.store.heads([self.node_id])).get(self.node_id)
-            if self._hlc is None:
-                self._hlc = head.hlc if head else None
+            # Another process of this node (the county's worker beside its web process) may
+            # have written since: never stamp behind this node's own newest record.
+            if head is not None and (self._hlc is None or self._hlc < head.hlc):
+                self._hlc = head.hlc
             events = list(build(self._tick))
             _check_own(events, self.node_id, case_id)
             store = self.store

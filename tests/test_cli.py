@@ -34,6 +34,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
             "quarantine",
             "reinstate",
             "rebuild",
+            "migrate",
             "serve",
             "worker",
         ],

@@ -1,7 +1,7 @@
 """``tongban``: one command for every tier's operators.
 
 tongban calendar due|between|show   deadline arithmetic on the official calendar
-tongban central init|import-catalog|serve|worker|add-user|users
+tongban central init|migrate|import-catalog|serve|worker|add-user|users
 tongban node init|sync|rebuild|serve|worker|add-user|set-password
 tongban demo                        a county, a township and a community on this machine
 """
@@ -62,6 +62,13 @@ def _add_central(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     init = with_data(sub.add_parser("init", help="创建数据目录、数据库表和县级签名密钥（0600）"))
     init.set_defaults(handler=_central_init)
+
+    migrate = with_data(
+        sub.add_parser(
+            "migrate", help="升级县中心数据库：按顺序应用尚未应用的迁移（serve 启动时也会执行）"
+        )
+    )
+    migrate.set_defaults(handler=_central_migrate)
 
     imp = with_data(sub.add_parser("import-catalog", help="校验并发布事项目录文件（JSON）为新版本"))
     imp.add_argument("file", type=Path)
@@ -187,6 +194,24 @@ def _central_init(args: argparse.Namespace) -> int:
     key = asyncio.run(init_central(settings))
     print(f"县中心数据目录：{settings.data_dir}")
     print(f"县级签名密钥：{county_key_path(settings)}（指纹 {key.public_key.fingerprint()}）")
+    return 0
+
+
+def _central_migrate(args: argparse.Namespace) -> int:
+    from central.commands import migrate_database
+    from central.settings import CentralSettings
+
+    settings = CentralSettings.from_env(data_dir=args.data)
+    where = "PostgreSQL（CENTRAL_DATABASE_URL）" if settings.database_url else settings.sqlite_path
+    report = asyncio.run(migrate_database(settings))
+    print(f"县中心数据库：{where}")
+    if not report.applied:
+        print(f"数据库已是最新：本版本的 {report.known} 个迁移均已应用，未做任何改动。")
+        return 0
+    if report.adopted:
+        print("数据库建于迁移机制之前：基线迁移已接管现有表，原有数据全部保留。")
+    for migration in report.applied:
+        print(f"已应用迁移 {migration.name}：{migration.summary}")
     return 0
 
 

@@ -33,8 +33,8 @@ DEMO_COUNTY_USERS: tuple[tuple[str, str, str, str, str | None], ...] = (
     ("supervisor", "县电子监察员", "supervisor", "county", None),
     ("shifan-jiancha", "示范镇电子监察员", "supervisor", "zhen-shifan", None),
     ("clerk", "县中心窗口", "clerk,reviewer,approver", "county", None),
-    ("dept-zrzy", "自然资源局审查员", "department", "county", "示范县自然资源局"),
-    ("dept-nync", "农业农村局审查员", "department", "county", "示范县农业农村局"),
+    ("dept-zrzy", "自然资源局审查员", "department", "county", "zrzy"),
+    ("dept-nync", "农业农村局审查员", "department", "county", "nync"),
 )
 """Demo only, with the demo password: one county account per kind of work."""
 
@@ -122,7 +122,9 @@ def run_demo(data: Path, port: int) -> int:
                     "node", "init", "--data", str(folder), "--parent", parent, "--token", token
                 )
                 _add_demo_user(folder, node)
-            processes.append(_serve("node", folder, port + node.port_offset))
+            # Residents verify a document's QR at the county portal, which checks any tier.
+            public = {"NODE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+            processes.append(_serve("node", folder, port + node.port_offset, public))
             _wait_healthy(port + node.port_offset, node.name)
             # The worker asks the web process to sync and keeps the deadline reminders.
             processes.append(_worker(folder))
@@ -226,14 +228,16 @@ def _tongban_output(*args: str) -> str:
     return completed.stdout.strip().splitlines()[0]
 
 
-def _serve(kind: str, folder: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(
+    kind: str, folder: Path, port: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     # A session of their own keeps the terminal's Ctrl-C from reaching the children, so that
     # the demo stops them itself, in order.
     command = [sys.executable, "-m", "tongban", kind, "serve", "--data", str(folder)]
     return subprocess.Popen(
         [*command, "--port", str(port)],
         start_new_session=True,
-        env={**os.environ, "NODE_SYNC_INTERVAL": DEMO_SYNC_INTERVAL},
+        env={**os.environ, "NODE_SYNC_INTERVAL": DEMO_SYNC_INTERVAL, **(extra_env or {})},
     )
 
 

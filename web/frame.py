@@ -20,6 +20,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, Middleware
 
 from shared.version import VERSION
+from web.local_time import register_filters
 from web.problems import EXCEPTION_HANDLERS
 
 WEB_DIR = Path(__file__).parent
@@ -79,11 +80,13 @@ def _constant(value: object) -> Callable[[], object]:
 
 
 def template_config(app_templates: Path | None = None) -> TemplateConfig[JinjaTemplateEngine]:
-    """Jinja templates: the app's own directory first, then the common frame."""
+    """Jinja templates: the app's own directory first, then the common frame and filters."""
     directories: list[Path | PathLike[Any] | str] = [TEMPLATE_DIR]
     if app_templates is not None:
         directories.insert(0, app_templates)
-    return TemplateConfig(directory=directories, engine=JinjaTemplateEngine)
+    return TemplateConfig(
+        directory=directories, engine=JinjaTemplateEngine, engine_callback=register_filters
+    )
 
 
 def static_router() -> Router:

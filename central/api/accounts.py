@@ -37,7 +37,8 @@ add_messages(
         "accounts.name": {"zh": "姓名", "en": "Name"},
         "accounts.roles": {"zh": "角色", "en": "Roles"},
         "accounts.home_node": {"zh": "所属节点", "en": "Home node"},
-        "accounts.department": {"zh": "部门（部门审查角色填写）", "en": "Department"},
+        "accounts.department": {"zh": "部门（部门审查角色选择）", "en": "Department"},
+        "accounts.no_department": {"zh": "（不属于部门）", "en": "(no department)"},
         "accounts.password": {"zh": "初始密码（至少 8 个字符）", "en": "Initial password"},
         "accounts.new_password": {"zh": "新密码（至少 8 个字符）", "en": "New password"},
         "accounts.state": {"zh": "状态", "en": "State"},
@@ -264,6 +265,7 @@ async def _list_page(
         accounts=await account_service.users(),
         all_roles=list(CountyRole),
         nodes=registry.nodes,
+        departments=account_service.departments(),
         form=form
         or {"username": "", "name": "", "roles": [], "home_node": COUNTY_NODE_ID, "department": ""},
         problems=problems or [],
@@ -320,6 +322,7 @@ async def _edit_page(
         account=user,
         all_roles=list(CountyRole),
         nodes=account_service.registry().nodes,
+        departments=account_service.departments(),
         form=form
         or {
             "name": user.name,

@@ -34,6 +34,7 @@ from central.services.accounts import CountyRole, CountyUser
 from central.services.portal import mask_name
 from central.services.releases import ReleaseService
 from central.services.window import CountyWindow, acting_for, duties
+from central.services.window_documents import CountyDocuments
 from shared.calendar import china_date
 from shared.case_state import CaseState
 from shared.catalog import Item
@@ -83,10 +84,11 @@ async def county_case_page(
     *,
     case_id: FromPath[str],
     county_window: NamedDependency[CountyWindow],
+    county_documents: NamedDependency[CountyDocuments],
     release_service: NamedDependency[ReleaseService],
     window_clock: NamedDependency[Clock],
 ) -> Template:
-    """The case with its deadlines, department reviews, action forms and timeline."""
+    """The case with its deadlines, department reviews, action forms, notices and timeline."""
     user = require_user(request)
     state = await county_window.state(case_id, user)
     store = county_window.replica.store
@@ -118,7 +120,7 @@ async def county_case_page(
         handling=node_name(registry, row.handling_node),
         here=row.handling_node == COUNTY_NODE_ID,
         timeline=timeline(events, registry, materials),
-        documents=[],
+        documents=await county_documents.available(case_id, user),
     )
 
 

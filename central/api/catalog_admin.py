@@ -19,6 +19,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from central.api.auth import require_user, requires_role
+from central.api.catalog_admin_texts import audit_lines
 from central.services.accounts import CountyRole, CountyUser
 from central.services.catalog_admin import (
     CatalogAdminService,
@@ -50,6 +51,7 @@ from shared.errors import (
 )
 from shared.registry import COUNTY_NODE_ID
 from shared.terms import LimitUnit, ProcedureKind, ProjectType
+from web.i18n import language_of, translator
 from web.pages import page
 
 READERS = [requires_role(CountyRole.ADMIN, CountyRole.CATALOG_REVIEWER)]
@@ -436,14 +438,15 @@ async def _draft_page(
     done: str = "",
 ) -> Template:
     draft = await service.draft(draft_id)
+    t = translator(language_of(request))
     response = page(
         request,
         "admin_catalog_draft.html",
         draft=draft,
         states=DraftState,
         draft_problems=draft.problems(),
-        changes=await service.draft_diff(draft_id),
-        audit=await service.audit(draft_id),
+        changes=await service.draft_changes(draft_id),
+        audit=audit_lines(await service.audit(draft_id), t),
         problems=problems or [],
         done=done or request.query_params.get("done", ""),
         user=require_user(request),
@@ -459,7 +462,7 @@ async def draft_page(
     draft_id: FromPath[int],
     catalog_admin_service: NamedDependency[CatalogAdminService],
 ) -> Template:
-    """A draft: items, problems, changes against the release in force, review and audit."""
+    """A draft: items, problems, what it changes, review and its history."""
     _actor(request)
     return await _draft_page(request, catalog_admin_service, draft_id)
 

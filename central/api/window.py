@@ -71,7 +71,7 @@ async def county_intake(
     data: JSONBody[Application],
 ) -> IntakeResult:
     """Receive an application for a county-level item (same rules as at the nodes)."""
-    return await county_window.intake.submit(data, require_user(request).username)
+    return await county_window.receive(data, require_user(request))
 
 
 @get("/api/v1/cases", summary="县级窗口办件队列", guards=_STAFF)

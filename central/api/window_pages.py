@@ -119,7 +119,7 @@ async def county_queue_page(
         status=chosen_status,
         show="mine",
         statuses=list(CaseStatus),
-        can_intake=user.has_any(frozenset({CountyRole.CLERK})),
+        can_intake=user.has_any(frozenset({CountyRole.CLERK})) and user.visible is None,
     )
 
 

@@ -1,4 +1,5 @@
-"""County storage for the window's case work: serial numbers, the query secret, request ids.
+"""County storage for the window's case work: serial numbers, the query secret, request ids
+and the notices the county window signed.
 
 Serials are taken with one upsert (``INSERT ... ON CONFLICT ... RETURNING``), which SQLite and
 PostgreSQL both run atomically, so two windows never get the same receipt number.
@@ -7,9 +8,13 @@ PostgreSQL both run atomically, so two windows never get the same receipt number
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
 
 from piccolo.columns import Integer, Text, Timestamptz, Varchar
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 
 from central.db.tables import CaseRowRecord
@@ -38,7 +43,38 @@ class CaseworkRequest(Table, tablename="casework_request"):
     answered_at = Timestamptz()
 
 
-CASEWORK_TABLES: tuple[type[Table], ...] = (CaseworkCounter, CaseworkSecret, CaseworkRequest)
+class CaseworkDocument(Table, tablename="casework_document"):
+    """A notice the county window signed, exactly as first signed: one per case and kind."""
+
+    document_key = Text(unique=True, index=True)  # "<case id> <kind>"
+    case_id = Text(index=True)
+    kind = Varchar(length=40)
+    document_no = Text()
+    signed = Text()
+    issued_at = Timestamptz()
+
+
+CASEWORK_TABLES: tuple[type[Table], ...] = (
+    CaseworkCounter,
+    CaseworkSecret,
+    CaseworkRequest,
+    CaseworkDocument,
+)
+
+
+@dataclass(frozen=True)
+class KeptDocument:
+    """A signed document as the county keeps it."""
+
+    case_id: str
+    kind: str
+    document_no: str
+    signed: bytes
+    issued_at: datetime
+
+
+class _AlreadyIssuedError(Exception):
+    """Rolls back the serial taken for a document another writer issued meanwhile."""
 
 
 class PiccoloCaseworkStore:
@@ -97,6 +133,84 @@ class PiccoloCaseworkStore:
             result.decode(),
             at,
         )
+
+    async def issued_document(self, case_id: str, kind: str) -> KeptDocument | None:
+        """The document of ``kind`` the county window already issued for the case."""
+        row = (
+            await CaseworkDocument.select(
+                CaseworkDocument.document_no, CaseworkDocument.signed, CaseworkDocument.issued_at
+            )
+            .where(CaseworkDocument.document_key == _document_key(case_id, kind))
+            .first()
+        )
+        if row is None:
+            return None
+        issued_at = row["issued_at"]
+        if isinstance(issued_at, str):  # SQLite may hand back the text it stored
+            issued_at = datetime.fromisoformat(issued_at)
+        return KeptDocument(
+            case_id=case_id,
+            kind=kind,
+            document_no=str(row["document_no"]),
+            signed=str(row["signed"]).encode(),
+            issued_at=issued_at if issued_at.tzinfo else issued_at.replace(tzinfo=UTC),
+        )
+
+    async def issue_document(
+        self,
+        case_id: str,
+        kind: str,
+        *,
+        year: int,
+        numbered: bool,
+        make: Callable[[int | None], tuple[str, bytes]],
+        at: datetime,
+    ) -> KeptDocument:
+        """Issue a document once: take the next serial of ``(kind, year)`` when ``numbered``,
+        let ``make`` build and sign it, and keep it, all in one transaction.
+
+        When the document was issued already, the kept one is returned, ``make`` is not called
+        and no serial is used up, so the numbers run without gaps.
+        """
+        kept = await self.issued_document(case_id, kind)
+        if kept is not None:
+            return kept
+        try:
+            async with _write_transaction():
+                # The serial's row lock comes first: a concurrent writer waits here and then
+                # finds the document the first one kept.
+                serial = await self._next(f"document:{kind}:{year}") if numbered else None
+                if await self.issued_document(case_id, kind) is not None:
+                    raise _AlreadyIssuedError
+                document_no, signed = make(serial)
+                await CaseworkDocument.raw(
+                    "INSERT INTO casework_document "
+                    "(document_key, case_id, kind, document_no, signed, issued_at) "
+                    "VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (document_key) DO NOTHING",
+                    _document_key(case_id, kind),
+                    case_id,
+                    kind,
+                    document_no,
+                    signed.decode(),
+                    at.astimezone(UTC),
+                )
+        except _AlreadyIssuedError:
+            pass
+        kept = await self.issued_document(case_id, kind)
+        assert kept is not None
+        return kept
+
+
+def _document_key(case_id: str, kind: str) -> str:
+    return f"{case_id} {kind}"
+
+
+def _write_transaction() -> Any:
+    engine = CaseworkDocument._meta.db
+    if isinstance(engine, SQLiteEngine):
+        # Take the write lock at once, so two prints of one document run one after the other.
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
 
 
 async def window_case_rows(

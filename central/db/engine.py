@@ -1,7 +1,8 @@
 """Database engine for the county centre: SQLite by default, PostgreSQL when configured.
 
 Tables are bound to the engine at start-up rather than through a global ``piccolo_conf``, so
-tests and several instances in one process can each use their own database.
+tests and several instances in one process can each use their own database. The schema is
+built and upgraded by the migrations in :mod:`central.db.migrations`, applied on every open.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from pathlib import Path
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.table import Table
 
 from central.db.account_tables import ACCOUNT_TABLES
 from central.db.casework_tables import CASEWORK_TABLES
 from central.db.catalog_admin_tables import CATALOG_ADMIN_TABLES
+from central.db.migrations import MigrationReport, check_schema, migrate
 from central.db.node_contact_tables import NODE_CONTACT_TABLES
 from central.db.performance_tables import PERFORMANCE_TABLES
-from central.db.portal_tables import PORTAL_TABLES, ensure_portal_schema
-from central.db.reconcile_sql import ensure_supervision_schema
+from central.db.portal_tables import PORTAL_TABLES
 from central.db.registry_tables import REGISTRY_TABLES
 from central.db.supervision_tables import SUPERVISION_TABLES
-from central.db.sync_store import ensure_sync_schema
 from central.db.tables import ALL_TABLES
 
 
@@ -49,45 +50,46 @@ def backend_name(engine: Engine) -> str:  # type: ignore[type-arg]
     return "postgresql" if isinstance(engine, PostgresEngine) else "sqlite"
 
 
+COUNTY_TABLES: tuple[type[Table], ...] = (
+    *ALL_TABLES,
+    *REGISTRY_TABLES,
+    *ACCOUNT_TABLES,
+    *CATALOG_ADMIN_TABLES,
+    *SUPERVISION_TABLES,
+    *PORTAL_TABLES,
+    *PERFORMANCE_TABLES,
+    *NODE_CONTACT_TABLES,
+    *CASEWORK_TABLES,
+)
+"""Every Piccolo table of the county database; their tables are created by migrations."""
+
+
 def bind_tables(engine: Engine) -> None:  # type: ignore[type-arg]
     """Point every table at this engine."""
-    for table in (
-        *ALL_TABLES,
-        *REGISTRY_TABLES,
-        *ACCOUNT_TABLES,
-        *CATALOG_ADMIN_TABLES,
-        *SUPERVISION_TABLES,
-        *PORTAL_TABLES,
-        *PERFORMANCE_TABLES,
-        *NODE_CONTACT_TABLES,
-        *CASEWORK_TABLES,
-    ):
+    for table in COUNTY_TABLES:
         table._meta.db = engine
 
 
-async def open_database(engine: Engine) -> None:  # type: ignore[type-arg]
-    """Start pools, set SQLite pragmas and create missing tables."""
+async def open_database(engine: Engine) -> MigrationReport:  # type: ignore[type-arg]
+    """Start pools, set SQLite pragmas and apply pending migrations.
+
+    Raises:
+        ConflictError: the database was written by a newer tongban (``schema_too_new``) or lacks
+            a table or column this code uses (``schema_incomplete``); the pool is closed again.
+    """
     bind_tables(engine)
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool()
     else:
         # WAL lets readers proceed while the single writer commits.
         await engine.run_ddl("PRAGMA journal_mode=WAL")
-    for table in (
-        *ALL_TABLES,
-        *REGISTRY_TABLES,
-        *ACCOUNT_TABLES,
-        *CATALOG_ADMIN_TABLES,
-        *SUPERVISION_TABLES,
-        *PORTAL_TABLES,
-        *PERFORMANCE_TABLES,
-        *NODE_CONTACT_TABLES,
-        *CASEWORK_TABLES,
-    ):
-        await table.create_table(if_not_exists=True).run()  # type: ignore[no-untyped-call]
-    await ensure_sync_schema(engine)
-    await ensure_supervision_schema(engine)
-    await ensure_portal_schema(engine)
+    try:
+        report = await migrate(engine)
+        await check_schema(engine, COUNTY_TABLES)
+    except BaseException:
+        await close_database(engine)
+        raise
+    return report
 
 
 async def close_database(engine: Engine) -> None:  # type: ignore[type-arg]

@@ -3,9 +3,15 @@
 A refresh rebuilds ``perf_case`` from the projected states in one INSERT … SELECT (working-day
 counts come from the ``supervision_day`` calendar table, whose ``wd`` ordinal turns "working days
 between a and b" into ``wd(b) - wd(a)``), and adds new ratings and complaints found in the
-states. Indicator queries then aggregate those narrow tables with conditional sums, grouped by
-handling node and item; every other grouping (department, tier, the whole county) adds these
-counts up, so no query walks cases in Python.
+states. Art. 45 excludes 特别程序 from the limits, so the working days inside a case's pauses are
+subtracted from every count that runs from acceptance: one join of the pause intervals with the
+calendar table counts each paused working day once, even where two pauses share a day. (Waiting
+for 补正 needs no such step: it comes before acceptance, where no count starts.)
+
+Indicator queries then aggregate those narrow tables with conditional sums, grouped by handling
+node, item and the people who accepted and decided (``perf_actor``); every other grouping
+(department, tier, clerk, the whole county) adds these counts up, so no query walks cases in
+Python.
 
 Dates and the rectification limit are literals produced here (as in
 :mod:`central.db.reconcile_sql`); node ids of a subtree filter are always bound.
@@ -19,12 +25,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from central.db.reconcile_sql import Dialect, run, transaction
+from central.db.reconcile_sql import ESCALATION, Dialect, run, transaction
 
 RATINGS_MARKER = b'"ratings":[{'
 """Bytes present in a projected state only when the case has at least one rating."""
 COMPLAINTS_MARKER = b'"open_complaints":[{'
 """Bytes present in a projected state only when the case has an open complaint."""
+PAUSES_MARKER = b'"pauses":[{'
+"""Bytes present in a projected state only when the case has a finished 特别程序."""
 
 
 def _doc_rows(d: Dialect, marker_filter: bool) -> str:
@@ -51,14 +59,21 @@ def _flag(d: Dialect, doc: str, *path: str) -> str:
 
 
 def refresh_cases_sql(d: Dialect, today: date, w_today: int) -> str:
-    """Rebuild ``perf_case`` (run after ``DELETE FROM perf_case``)."""
+    """Rebuild ``perf_case`` (run after ``DELETE FROM perf_case``; binds :data:`PAUSES_MARKER`).
+
+    ``used_wd``, ``promised_wd`` and ``statutory_wd`` leave out the paused working days up to
+    the finish, the promised and the statutory due day; ``overdue_wd`` counts them as the fold's
+    lights do.
+    """
     t = d.day(today)
     return f"""
 INSERT INTO perf_case (case_id, item_code, node, accepted_on, finished, finished_on,
     promised_due, timeliness, illegal, used_wd, promised_wd, statutory_wd, overdue_wd)
 SELECT x.case_id, x.item_code, x.node, x.accepted_on, x.finished, x.finished_on,
     x.promised_due, x.timeliness, x.illegal,
-    df.wd - da.wd, dp.wd - da.wd, ds.wd - da.wd,
+    df.wd - da.wd - COALESCE(pz.in_used, 0),
+    dp.wd - da.wd - COALESCE(pz.in_promised, 0),
+    ds.wd - da.wd - COALESCE(pz.in_statutory, 0),
     CASE WHEN x.finished = 1 AND x.timeliness = 'late' THEN COALESCE(df.wd - dp.wd, 0)
          WHEN x.finished = 0 AND x.promised_due < {t} THEN COALESCE({w_today} - dp.wd, 0)
          ELSE 0 END
@@ -75,7 +90,34 @@ LEFT JOIN supervision_day da ON da.day = x.accepted_on
 LEFT JOIN supervision_day df ON df.day = x.finished_on
 LEFT JOIN supervision_day dp ON dp.day = x.promised_due
 LEFT JOIN supervision_day ds ON ds.day = x.statutory_due
+LEFT JOIN ({_paused_days(d)}) pz ON pz.case_id = x.case_id
 """
+
+
+def _paused_days(d: Dialect) -> str:
+    """Per finished case with pauses: its paused working days after acceptance, up to the finish
+    (``in_used``), the promised (``in_promised``) and the statutory due day (``in_statutory``).
+
+    A pause's first and last days are both excluded, as :mod:`shared.calendar` does; counting
+    distinct days merges pauses that touch or overlap.
+    """
+    first = _field(d, "first", "date")
+    last = _field(d, "last", "date")
+    return f"""
+    SELECT q.case_id,
+        COUNT(DISTINCT CASE WHEN sd.day <= q.finished_on THEN sd.day END) AS in_used,
+        COUNT(DISTINCT CASE WHEN sd.day <= q.promised_due THEN sd.day END) AS in_promised,
+        COUNT(DISTINCT CASE WHEN sd.day <= q.statutory_due THEN sd.day END) AS in_statutory
+    FROM (
+        SELECT r.case_id, r.accepted_on, r.promised_due, r.statutory_due,
+            {d.json_date("r.doc", "state", "finished_on")} AS finished_on,
+            {first} AS first, COALESCE({last}, {first}) AS last
+        FROM {_elements(d, "pauses")}
+        WHERE r.finished AND r.accepted_on IS NOT NULL
+    ) q
+    JOIN supervision_day sd ON sd.day > q.accepted_on AND sd.day >= q.first
+        AND sd.day <= q.last AND sd.is_working = TRUE
+    GROUP BY q.case_id"""
 
 
 def _elements(d: Dialect, array: str) -> str:
@@ -152,8 +194,13 @@ class Window:
     today: date
 
 
+ACTOR_COLUMNS = "a.accepted_node, a.accepted_by, a.decided_node, a.decided_by"
+"""Who accepted and who decided, grouped on by every indicator query (NULL when unknown)."""
+
+
 def case_counts_sql(d: Dialect, w: Window, where: str) -> str:
-    """Case indicators of a window per (node, item); ``where`` filters ``p`` (subtree)."""
+    """Case indicators of a window per (node, item, acceptor, decider); ``where`` filters ``p``
+    (subtree)."""
     s, e, t = d.day(w.first), d.day(w.last), d.day(w.today)
     acc = f"p.accepted_on BETWEEN {s} AND {e}"
     fin = f"p.finished = 1 AND p.finished_on BETWEEN {s} AND {e}"
@@ -167,7 +214,7 @@ def case_counts_sql(d: Dialect, w: Window, where: str) -> str:
         return f"SUM(CASE WHEN {cond} THEN {value} ELSE 0 END)"
 
     return f"""
-SELECT p.node AS node, p.item_code AS item_code,
+SELECT p.node AS node, p.item_code AS item_code, {ACTOR_COLUMNS},
     {count(acc)} AS accepted,
     {count(f"{acc} AND p.finished = 1 AND p.finished_on <= {e}")} AS accepted_finished,
     {count(fin)} AS finished,
@@ -183,41 +230,44 @@ SELECT p.node AS node, p.item_code AS item_code,
     {total(f"{fin} AND {full}", "p.used_wd")} AS used_wd,
     {total(f"{fin} AND {full}", "p.promised_wd")} AS promised_wd,
     {total(f"{fin} AND {full}", "p.statutory_wd")} AS statutory_wd
-FROM perf_case p
+FROM perf_case p LEFT JOIN perf_actor a ON a.case_id = p.case_id
 WHERE ({acc} OR ({fin}) OR ({late_open})) AND {where}
-GROUP BY p.node, p.item_code
+GROUP BY p.node, p.item_code, {ACTOR_COLUMNS}
 """
 
 
 def rating_counts_sql(d: Dialect, w: Window, where: str) -> str:
-    """Ratings of a window per (node, item, level) with the handling of the bad ones."""
+    """Ratings of a window per (node, item, acceptor, decider, level) with the handling of the
+    bad ones."""
     s, e = d.day(w.first), d.day(w.last)
     return f"""
-SELECT p.node AS node, p.item_code AS item_code, p.level AS level, COUNT(*) AS n,
+SELECT p.node AS node, p.item_code AS item_code, {ACTOR_COLUMNS}, p.level AS level,
+    COUNT(*) AS n,
     SUM(CASE WHEN f.rectified_on IS NOT NULL THEN 1 ELSE 0 END) AS rectified,
     SUM(CASE WHEN f.rectified_on IS NOT NULL AND f.rectified_on <= p.rectify_due
         THEN 1 ELSE 0 END) AS rectified_in_time,
     SUM(CASE WHEN f.called_back_on IS NOT NULL THEN 1 ELSE 0 END) AS called_back
 FROM perf_rating p LEFT JOIN rating_followup f ON f.event_id = p.event_id
+LEFT JOIN perf_actor a ON a.case_id = p.case_id
 WHERE p.rated_on BETWEEN {s} AND {e} AND {where}
-GROUP BY p.node, p.item_code, p.level
+GROUP BY p.node, p.item_code, {ACTOR_COLUMNS}, p.level
 """
 
 
 def complaint_counts_sql(d: Dialect, w: Window, where: str) -> str:
-    """Complaints filed in a window per (node, item)."""
+    """Complaints filed in a window per (node, item, acceptor, decider)."""
     s, e, t = d.day(w.first), d.day(w.last), d.day(w.today)
     return f"""
-SELECT p.node AS node, p.item_code AS item_code, COUNT(*) AS filed,
+SELECT p.node AS node, p.item_code AS item_code, {ACTOR_COLUMNS}, COUNT(*) AS filed,
     SUM(CASE WHEN p.closed_seen_on IS NOT NULL THEN 1 ELSE 0 END) AS answered,
     SUM(CASE WHEN p.closed_seen_on IS NOT NULL
         AND (p.answer_due IS NULL OR p.closed_seen_on <= p.answer_due) THEN 1 ELSE 0 END)
         AS answered_in_time,
     SUM(CASE WHEN p.closed_seen_on IS NULL AND p.answer_due < {t} THEN 1 ELSE 0 END)
         AS answer_overdue
-FROM perf_complaint p
+FROM perf_complaint p LEFT JOIN perf_actor a ON a.case_id = p.case_id
 WHERE p.filed_on BETWEEN {s} AND {e} AND {where}
-GROUP BY p.node, p.item_code
+GROUP BY p.node, p.item_code, {ACTOR_COLUMNS}
 """
 
 
@@ -254,10 +304,44 @@ async def refresh(
     insert_complaints, close_complaints = refresh_complaints_sql(d, today)
     async with transaction(engine):
         await run(engine, "DELETE FROM perf_case")
-        await run(engine, refresh_cases_sql(d, today, w_today))
+        await run(engine, refresh_cases_sql(d, today, w_today), [PAUSES_MARKER])
         await run(engine, refresh_ratings_sql(d, rectify_days), [RATINGS_MARKER])
         await run(engine, insert_complaints, [COMPLAINTS_MARKER])
         await run(engine, close_complaints, [COMPLAINTS_MARKER])
+
+
+ACTOR_FIELDS = (
+    "case_id",
+    "seen_events",
+    "seen_hlc_wall",
+    "seen_hlc_counter",
+    "accepted_node",
+    "accepted_by",
+    "decided_node",
+    "decided_by",
+)
+ACTOR_UPSERT = "ON CONFLICT (case_id) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in ACTOR_FIELDS[1:]
+)
+
+
+def actors_due_sql(limit: int) -> str:
+    """Accepted cases whose record changed since ``perf_actor`` read them, with their events.
+
+    Binds the case id to start after; at most ``limit`` rows, in case id order.
+    """
+    return f"""
+SELECT c.case_id AS case_id, c.events_count AS events_count, c.last_hlc_wall AS hlc_wall,
+    c.last_hlc_counter AS hlc_counter, c.state_json AS state_json, s.state AS state
+FROM case_row c
+JOIN case_state s ON s.case_id = c.case_id
+LEFT JOIN perf_actor a ON a.case_id = c.case_id
+WHERE c.accepted_on IS NOT NULL AND c.case_id > {{}}
+  AND (a.case_id IS NULL OR a.seen_events <> c.events_count OR a.seen_hlc_wall <> c.last_hlc_wall
+       OR a.seen_hlc_counter <> c.last_hlc_counter)
+ORDER BY c.case_id
+LIMIT {int(limit)}
+"""
 
 
 def rating_lookup_sql(where: str) -> str:
@@ -320,6 +404,35 @@ URGE_INSERT_SQL = (
 URGE_KNOWN_SQL = "SELECT urge_id FROM urge_issued WHERE request_id = {}"
 
 
+def escalation_key_sql(case_id: str, urge_id: str) -> str:
+    """SQL spelling of :func:`central.services.urges.escalation_key`."""
+    return f"'{ESCALATION}|' || {case_id} || '|' || {urge_id}"
+
+
+ESCALATIONS_DUE_SQL = f"""
+SELECT a.case_id AS case_id, a.subject AS urge_id, a.node AS node, a.target_node AS target,
+    u.level AS level, u.by_unit AS by_unit, u.feedback_due AS feedback_due, cs.state AS state
+FROM supervision_action a
+JOIN supervision_case sc ON sc.case_id = a.case_id
+JOIN supervision_urge u ON u.case_id = a.case_id AND u.urge_id = a.subject
+LEFT JOIN case_state cs ON cs.case_id = a.case_id
+LEFT JOIN urge_issued prior
+    ON prior.urge_id = a.subject AND prior.case_id = a.case_id
+    AND prior.target_kind = '{ESCALATION}'
+LEFT JOIN urge_issued sent ON sent.request_id = {escalation_key_sql("a.case_id", "a.subject")}
+WHERE a.kind = 'escalation' AND u.open = TRUE AND sent.urge_id IS NULL
+  AND (prior.target IS NULL OR prior.target <> a.target_node)
+ORDER BY a.run, a.case_id, a.subject
+"""
+"""Escalations the reconciliation recorded that still owe their signed urge, oldest first, with
+the case's document (to find an urge recorded just before a crash).
+
+One is owed while the escalated urge is open on an open case and no urge was issued under the
+escalation's key yet; an escalation that reaches no higher level than the urge it escalates
+(the county escalating its own escalation) stays a recorded action.
+"""
+
+
 def urges_sql(where: str) -> str:
     """Issued urges with their case's state, newest first; ``where`` filters ``u.node``."""
     return (
@@ -342,8 +455,9 @@ def light_counts_sql(where: str) -> str:
     )
 
 
-def node_cases_sql(where: str, light: bool) -> str:
-    """Open cases handled at a node (bound first), optionally of one light (bound next)."""
+def node_cases_sql(where: str, light: bool, days: str) -> str:
+    """Open cases handled at a node (bound first), optionally of one light (bound next);
+    ``days`` selects ``remaining_days`` and ``overdue_days`` of ``s`` (LightsClock.columns)."""
     light_filter = " AND COALESCE(s.light, case_row.light, 'none') = {}" if light else ""
     return (
         "SELECT case_row.case_id AS case_id, case_row.receipt_no AS receipt_no, "
@@ -351,7 +465,7 @@ def node_cases_sql(where: str, light: bool) -> str:
         "case_row.accepted_on AS accepted_on, "
         "COALESCE(s.due, case_row.promised_due) AS due, "
         "COALESCE(s.light, case_row.light, 'none') AS light, "
-        "s.remaining_days AS remaining_days, s.overdue_days AS overdue_days "
+        f"{days} "
         "FROM case_row LEFT JOIN supervision_case s ON s.case_id = case_row.case_id "
         "WHERE NOT case_row.finished "
         "AND COALESCE(case_row.handling_node, case_row.origin_node) = {}"

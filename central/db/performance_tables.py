@@ -1,7 +1,8 @@
 """Piccolo tables of performance (绩效) and urges issued at the county.
 
 ``perf_*`` tables are derived: :mod:`central.db.performance_sql` rebuilds them set-based from the
-projected ``case_row`` states, so they can be dropped at any time. ``rating_followup`` and
+projected ``case_row`` states (``perf_actor`` from the case events), so they can be dropped at
+any time. ``rating_followup`` and
 ``urge_issued`` hold what only the county knows (the handling of a bad rating, who urged what)
 and are never rebuilt.
 """
@@ -32,6 +33,24 @@ class PerfCase(Table, tablename="perf_case"):
     promised_wd = BigInt(null=True, default=None)
     statutory_wd = BigInt(null=True, default=None)
     overdue_wd = BigInt(default=0)
+
+
+class PerfActor(Table, tablename="perf_actor"):
+    """Who accepted (受理人) and who decided (决定人) a case: the node and the account.
+
+    The projected state does not name the people who acted, so a refresh reads the events of
+    the cases whose record changed since it last looked (``seen_*``), and only those. Usernames
+    are unique within a node only, hence the node beside each one. Derived like ``perf_case``.
+    """
+
+    case_id = Text(primary_key=True)
+    seen_events = BigInt(default=0)
+    seen_hlc_wall = BigInt(default=0)
+    seen_hlc_counter = BigInt(default=0)
+    accepted_node = Text(null=True, default=None)
+    accepted_by = Text(null=True, default=None)
+    decided_node = Text(null=True, default=None)
+    decided_by = Text(null=True, default=None)
 
 
 class PerfRating(Table, tablename="perf_rating"):
@@ -94,6 +113,7 @@ class UrgeIssued(Table, tablename="urge_issued"):
 
 PERFORMANCE_TABLES: tuple[type[Table], ...] = (
     PerfCase,
+    PerfActor,
     PerfRating,
     PerfComplaint,
     RatingFollowup,

@@ -34,6 +34,8 @@ from shared.registry import COUNTY_NODE_ID
 
 URGES_MARKER = b'"open_urges":[{'
 """Bytes present in a projected state only when the case has an open urge."""
+ESCALATION = "escalation"
+"""``urge_issued.target_kind`` of an urge the reconciliation issued one level up."""
 
 
 class Dialect:
@@ -154,6 +156,64 @@ async def working_ordinal(engine: Engine, day: date) -> int | None:  # type: ign
     return int(rows[0]["wd"]) if rows else None
 
 
+# ------------------------------------------------------------------ days left and overdue
+
+LIGHTS_TODAY, LIGHTS_W_TODAY = "lights_today", "lights_w_today"
+"""Marks naming the day (and its working-day ordinal) of the lights now stored."""
+
+
+class LightsClock:
+    """The day the stored lights were computed for, to derive days left and overdue from."""
+
+    def __init__(self, today: date, w_today: int) -> None:
+        self.today = today
+        self.w_today = int(w_today)
+
+    def remaining(self, d: Dialect, alias: str) -> str:
+        """Working days left to the due day (negative once past), as the fold counts them."""
+        return f"({alias}.wd_due - {self.w_today})"
+
+    def overdue(self, d: Dialect, alias: str) -> str:
+        """Working days past the due day; NULL while the due day has not passed."""
+        return (
+            f"(CASE WHEN {alias}.due < {d.day(self.today)} "
+            f"THEN {self.w_today} - {alias}.wd_due ELSE NULL END)"
+        )
+
+    def columns(self, d: Dialect, alias: str) -> str:
+        """``remaining_days`` and ``overdue_days`` select columns of ``alias``."""
+        return (
+            f"{self.remaining(d, alias)} AS remaining_days, "
+            f"{self.overdue(d, alias)} AS overdue_days"
+        )
+
+
+class NoLights(LightsClock):
+    """Before the first reconciliation: nothing is known, every count is NULL."""
+
+    def __init__(self) -> None:
+        super().__init__(date.min, 0)
+
+    def remaining(self, d: Dialect, alias: str) -> str:
+        return "CAST(NULL AS BIGINT)"
+
+    def overdue(self, d: Dialect, alias: str) -> str:
+        return "CAST(NULL AS BIGINT)"
+
+
+async def lights_clock(engine: Engine) -> LightsClock:  # type: ignore[type-arg]
+    """The day of the stored lights (:class:`NoLights` before the first reconciliation)."""
+    today, w_today = await get_mark(engine, LIGHTS_TODAY), await get_mark(engine, LIGHTS_W_TODAY)
+    if today is None or w_today is None:
+        return NoLights()
+    return LightsClock(date.fromisoformat(today), int(w_today))
+
+
+def supervised_sql(d: Dialect, clock: LightsClock) -> str:
+    """Every supervised case with its days left and overdue derived for ``clock``'s day."""
+    return f"SELECT sc.*, {clock.columns(d, 'sc')} FROM supervision_case sc"
+
+
 # ------------------------------------------------------------------ the reconciliation
 
 
@@ -211,7 +271,13 @@ FROM (
 
 
 def upsert_cases_sql(d: Dialect, c: RunConstants) -> str:
-    """Recompute every open case and write only the rows whose supervision state changed."""
+    """Recompute every open case and write only the rows whose supervision state changed.
+
+    The row keeps the due day's working-day ordinal, not the days left or overdue: those change
+    for every open case every working day, and readers derive them from the ordinal and the
+    reconciliation's day (:class:`LightsClock`). So a run writes only the cases whose light,
+    card, due day or record changed, instead of rewriting every open case each morning.
+    """
     today = d.day(c.today)
     run_ = c.run
     card = (
@@ -238,16 +304,15 @@ def upsert_cases_sql(d: Dialect, c: RunConstants) -> str:
     changed = " OR ".join(
         [
             d.distinct(f"excluded.{col}", f"{sc}.{col}")
-            for col in ("light", "due", "remaining_days", "overdue_days", "node", "item_code")
+            for col in ("light", "due", "wd_due", "node", "item_code")
         ]
         + [f"excluded.illegal <> {sc}.illegal", new_card, seen_changed]
     )
     return f"""
-INSERT INTO supervision_case (case_id, node, item_code, due, remaining_days, overdue_days, light,
+INSERT INTO supervision_case (case_id, node, item_code, due, wd_due, light,
     illegal, warned_due, warned_run, card, carded_run, seen_events, seen_hlc_wall,
     seen_hlc_counter, urge_run)
-SELECT b.case_id, b.node, b.item_code, b.due, b.remaining,
-       CASE WHEN b.due < {today} THEN {c.w_today} - b.wd_due ELSE NULL END,
+SELECT b.case_id, b.node, b.item_code, b.due, b.wd_due,
        {light},
        b.illegal,
        CASE WHEN ({light}) = 'yellow' THEN b.due ELSE NULL END,
@@ -281,8 +346,7 @@ ON CONFLICT (case_id) DO UPDATE SET
     node = excluded.node,
     item_code = excluded.item_code,
     due = excluded.due,
-    remaining_days = excluded.remaining_days,
-    overdue_days = excluded.overdue_days,
+    wd_due = excluded.wd_due,
     light = excluded.light,
     illegal = excluded.illegal,
     warned_due = CASE WHEN {enters_yellow} THEN excluded.due ELSE {sc}.warned_due END,
@@ -369,7 +433,12 @@ WHERE open = TRUE AND seen_run < {c.run}
 
 
 def escalation_sql(d: Dialect, c: RunConstants) -> tuple[str, str]:
-    """Escalate every open urge whose feedback day has passed, once, to the next level up."""
+    """Escalate every open urge whose feedback day has passed, once, to the next level up.
+
+    The level up is the parent of the node the urge was addressed to: the handling node for an
+    urge a supervisor issued, the node named in ``urge_issued`` for an escalation itself (so an
+    unanswered escalation climbs on), and the county when there is no parent.
+    """
     today = d.day(c.today)
     mark = f"""
 UPDATE supervision_urge SET escalated_run = {c.run}
@@ -382,7 +451,9 @@ SELECT {c.run}, u.case_id, 'escalation', u.urge_id, sc.node,
        COALESCE(n.parent, '{COUNTY_NODE_ID}'), {today}, u.by_unit
 FROM supervision_urge u
 JOIN supervision_case sc ON sc.case_id = u.case_id
-LEFT JOIN node_entry n ON n.node_id = sc.node
+LEFT JOIN urge_issued i
+    ON i.urge_id = u.urge_id AND i.case_id = u.case_id AND i.target_kind = '{ESCALATION}'
+LEFT JOIN node_entry n ON n.node_id = COALESCE(i.target, sc.node)
 WHERE u.escalated_run = {c.run}
 ON CONFLICT (case_id, kind, subject) DO NOTHING
 """

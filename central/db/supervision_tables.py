@@ -69,8 +69,6 @@ class SupervisionCase(Table, tablename="supervision_case"):
     node = Text(null=True, default=None, index=True)
     item_code = Text(null=True, default=None)
     due = Date(null=True, default=None)
-    remaining_days = BigInt(null=True, default=None)
-    overdue_days = BigInt(null=True, default=None)
     light = Text(index=True)
     illegal = Boolean(default=False)
     warned_due = Date(null=True, default=None)
@@ -81,6 +79,8 @@ class SupervisionCase(Table, tablename="supervision_case"):
     seen_hlc_wall = BigInt(default=0)
     seen_hlc_counter = BigInt(default=0)
     urge_run = BigInt(null=True, default=None, index=True)
+    # Working-day ordinal of ``due`` (supervision_day.wd): days left and overdue derive from it.
+    wd_due = BigInt(null=True, default=None)
 
 
 class SupervisionUrge(Table, tablename="supervision_urge"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -386,10 +386,13 @@ class AccountService:
         store: AccountStore,
         registry: Callable[[], Registry],
         clock: Callable[[], datetime],
+        departments: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self._store = store
         self._registry = registry
         self._clock = clock
+        # Department code → name in the catalog in force; a review names its department by code.
+        self._departments = departments or dict
         self._subtrees: tuple[Registry, dict[str, frozenset[str] | None]] | None = None
 
     # Reading
@@ -433,6 +436,10 @@ class AccountService:
         row = await self._store.user_by_username(normalize_username(username))
         return None if row is None else self._user(row)
 
+    def departments(self) -> Mapping[str, str]:
+        """The catalog's departments (code → name) a department account may speak for."""
+        return self._departments()
+
     # Changing accounts
 
     def _placement_problems(
@@ -453,11 +460,17 @@ class AccountService:
                 names = "与".join(role.label for role in CountyRole if role in pair)
                 problems.append(f"{names}不能由同一账号兼任（编辑与审核须分属两人）。")
         if CountyRole.DEPARTMENT in roles and not department:
-            problems.append("部门审查角色须填写所属部门名称。")
+            problems.append("部门审查角色须选择所属部门。")
         if department and CountyRole.DEPARTMENT not in roles:
             problems.append("只有部门审查角色的账号需要填写部门。")
         if department and len(department) > DEPARTMENT_MAX_LENGTH:
-            problems.append(f"部门名称不超过 {DEPARTMENT_MAX_LENGTH} 个字符。")
+            problems.append(f"部门编号不超过 {DEPARTMENT_MAX_LENGTH} 个字符。")
+        known = self._departments()
+        if department and known and department not in known:
+            problems.append(
+                f"部门 {department} 不在现行事项目录中；请选择目录中的部门"
+                f"（{'、'.join(f'{name}（{code}）' for code, name in known.items())}）。"
+            )
         return problems
 
     async def add_user(

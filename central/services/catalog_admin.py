@@ -145,6 +145,19 @@ class ItemSaved:
 
 
 @dataclass(frozen=True)
+class DraftChanges:
+    """What a draft changes, and the versions compared.
+
+    ``new_version`` is the release the draft became (None while unpublished); ``old_version``
+    is the release it is compared with (None when nothing was ever published).
+    """
+
+    diff: ReleaseDiff
+    old_version: int | None
+    new_version: int | None
+
+
+@dataclass(frozen=True)
 class Published:
     """A published draft: the release made and the deadlines a calendar change moved."""
 
@@ -228,17 +241,33 @@ class CatalogAdminService:
         """
         return diff_releases(await self._snapshot(old), await self._snapshot(new))
 
-    async def draft_diff(self, draft_id: int) -> ReleaseDiff:
-        """What the draft changes against the release in force."""
+    async def draft_changes(self, draft_id: int) -> DraftChanges:
+        """What the draft changes: against the release in force while it is unpublished, and
+        once published, what its release changed against the version before it.
+
+        Comparing a published draft with the release in force would compare it with itself
+        and always show "no change".
+        """
         draft = await self.draft(draft_id)
+        published = draft.record.published_version
+        if published is not None and published > 1:
+            return DraftChanges(
+                diff=await self.diff(published - 1, published),
+                old_version=published - 1,
+                new_version=published,
+            )
         current = await self._releases.current()
         registry = self._releases.registry_now()
         new = Snapshot(
             catalog=draft.content.catalog, calendar=draft.content.calendar, registry=registry
         )
         if current is None:
-            return diff_releases(new, new)
-        return diff_releases(_snapshot_of(current), new)
+            return DraftChanges(diff=diff_releases(new, new), old_version=None, new_version=None)
+        return DraftChanges(
+            diff=diff_releases(_snapshot_of(current), new),
+            old_version=current.version,
+            new_version=None,
+        )
 
     # ------------------------------------------------------------------ drafting
 
@@ -677,6 +706,7 @@ def _item_problems(catalog: Catalog, code: str) -> list[str]:
 __all__ = [
     "CatalogAdminService",
     "Draft",
+    "DraftChanges",
     "DraftContent",
     "DraftState",
     "ItemSaved",

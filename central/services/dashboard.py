@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from central.db.performance_sql import light_counts_sql, node_cases_sql
-from central.db.reconcile_sql import run
+from central.db.reconcile_sql import Dialect, lights_clock, run
 from central.services.accounts import (
     CountyUser,
     case_filter,
@@ -185,7 +185,8 @@ class DashboardService:
             raise NotFoundError(f"没有名为 {light} 的灯色。", code="unknown_light")
         where = case_filter(user.visible)
         params: list[Any] = [node_id, *([light] if light else []), *where.params]
-        rows = await run(self._engine, node_cases_sql(where.sql, light is not None), params)
+        days = (await lights_clock(self._engine)).columns(Dialect(self._engine), "s")
+        rows = await run(self._engine, node_cases_sql(where.sql, light is not None, days), params)
         return ExportTable(
             name="cases",
             title=f"{node_id} 在办件",

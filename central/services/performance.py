@@ -9,14 +9,18 @@ Definitions (domain standards §3.5; every ratio is None when its denominator is
 * 超期: finished late in the period, plus cases still open whose promised due day falls in or
   before the period and has passed; 超期天数 sums their working days past the due day.
   超法定时限 (illegal) is counted separately.
-* 平均办理时长 = working days from acceptance to completion ÷ cases measured (pauses are not
-  subtracted); 提速率 = 1 − Σused ÷ Σstatutory; 承诺压缩率 = 1 − Σpromised ÷ Σstatutory.
+* 平均办理时长 = working days from acceptance to completion ÷ cases measured; 提速率 = 1 − Σused
+  ÷ Σstatutory; 承诺压缩率 = 1 − Σpromised ÷ Σstatutory. Every one of these working-day counts
+  leaves out the days of 特别程序 (art. 45), as the limits themselves do.
 * 好评率 = (5 + 4) ÷ ratings; 差评率 = (2 + 1) ÷ ratings; 满意率 = (5 + 4 + 3) ÷ ratings;
   差评整改率 = bad ratings rectified ÷ bad ratings; 按期整改率 = rectified by the due day
   (``rectify_days`` working days after the rating) ÷ bad ratings; 回访率 = called back ÷ bad.
 * 投诉: filed in the period, answered, answered by the due day (投诉按时办结率).
 
-Groups: node, tier, department (the item's implementing body), item, or the whole subtree.
+Groups: node, tier, department (the item's implementing body), item, the clerk who accepted
+(受理人), the one who decided (决定人), or the whole subtree. A clerk is an account of one node,
+so the same username at two nodes makes two groups; ratings and complaints count for the
+clerk who accepted or decided the case they concern.
 Periods: a day, an ISO week (Monday first) or a calendar month; 环比 compares with the period just
 before, 同比 with the same period a year earlier.
 """
@@ -28,8 +32,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
+from central.db.catalog_store import CatalogStore
+from central.db.engine import close_database, make_engine, open_database
 from central.db.performance_sql import (
     FOLLOWUP_UPSERT_SQL,
     Window,
@@ -42,13 +48,17 @@ from central.db.performance_sql import (
     refresh,
 )
 from central.db.reconcile_sql import Dialect, run, working_ordinal
+from central.db.registry_store import RegistryStore
 from central.services.accounts import node_filter
+from central.services.performance_actors import refresh_actors
 from central.services.reconcile import Reconciler
 from central.services.releases import ReleaseService
 from central.services.supervision_rules import RuleService
+from central.settings import CentralSettings
 from shared.calendar import china_date
 from shared.catalog import Catalog
 from shared.errors import InvalidError, NotFoundError, ValidationError
+from shared.events import SYSTEM_ACTOR
 from shared.registry import Registry
 
 RECTIFY_DAYS = 15
@@ -75,6 +85,8 @@ class GroupBy(StrEnum):
     TIER = "tier"
     DEPARTMENT = "department"
     ITEM = "item"
+    ACCEPTOR = "acceptor"
+    DECIDER = "decider"
     TOTAL = "total"
 
     @property
@@ -85,6 +97,8 @@ class GroupBy(StrEnum):
             "tier": "按层级",
             "department": "按部门",
             "item": "按事项",
+            "acceptor": "按受理人",
+            "decider": "按决定人",
             "total": "合计",
         }[self.value]
 
@@ -324,7 +338,15 @@ class TrendPoint:
     early_rate: float | None
 
 
-GroupKey = tuple[str | None, str | None]
+class GroupKey(NamedTuple):
+    """The finest grouping the indicator queries return; every page grouping adds these up."""
+
+    node: str | None
+    item: str | None
+    accepted_node: str | None = None
+    accepted_by: str | None = None
+    decided_node: str | None = None
+    decided_by: str | None = None
 
 
 class PerformanceService:
@@ -349,7 +371,8 @@ class PerformanceService:
         return china_date(self._clock())
 
     async def refresh(self, today: date | None = None) -> None:
-        """Rebuild the derived performance tables from the projected cases.
+        """Rebuild the derived performance tables from the projected cases (and read who acted
+        on the cases whose record changed).
 
         Raises:
             InvalidError: today lies outside the working-calendar table.
@@ -360,19 +383,28 @@ class PerformanceService:
         w_today = await working_ordinal(self._engine, today)
         if w_today is None:
             raise InvalidError(f"工作日历表不包含 {today}", code="calendar_table_short")
+        await refresh_actors(self._engine)
         await refresh(self._engine, today=today, w_today=w_today, rectify_days=self._rectify_days)
 
     async def counts(
         self, period: Period, visible: frozenset[str] | None, today: date | None = None
     ) -> dict[GroupKey, Indicators]:
-        """Indicators of ``period`` per (node, item) inside the subtree ``visible``."""
+        """Indicators of ``period`` per :class:`GroupKey` inside the subtree ``visible``."""
         window = Window(period.first, period.last, today or self.today())
         where = node_filter(visible, "p.node")
         d = self._dialect
         found: dict[GroupKey, Indicators] = {}
 
         def slot(row: Any) -> Indicators:
-            return found.setdefault((row["node"], row["item_code"]), Indicators())
+            key = GroupKey(
+                row["node"],
+                row["item_code"],
+                row["accepted_node"],
+                row["accepted_by"],
+                row["decided_node"],
+                row["decided_by"],
+            )
+            return found.setdefault(key, Indicators())
 
         for row in await run(self._engine, case_counts_sql(d, window, where.sql), where.params):
             ind = slot(row)
@@ -435,8 +467,14 @@ class PerformanceService:
             except NotFoundError:
                 return code
 
+        def clerk(node: str | None, actor: str | None, missing: str) -> tuple[str, str]:
+            if actor is None:
+                return ("", missing)
+            who = "系统自动" if actor == SYSTEM_ACTOR else actor
+            return (f"{node or ''}/{actor}", f"{who}（{node_name(node)}）")
+
         def by(key: GroupKey) -> tuple[str, str]:
-            node, item = key
+            node, item = key.node, key.item
             if group is GroupBy.NODE:
                 return (node or "", node_name(node))
             if group is GroupBy.TIER:
@@ -447,6 +485,10 @@ class PerformanceService:
                 return item_department(item)
             if group is GroupBy.ITEM:
                 return (item or "", item_name(item))
+            if group is GroupBy.ACCEPTOR:
+                return clerk(key.accepted_node, key.accepted_by, "受理人未知")
+            if group is GroupBy.DECIDER:
+                return clerk(key.decided_node, key.decided_by, "尚未作出决定")
             return ("total", "合计")
 
         return by
@@ -609,6 +651,25 @@ class PerformanceService:
 
 
 _TIER_NAMES = {"county": "县级", "township": "乡镇（街道）", "community": "村（社区）"}
+
+
+def _no_key() -> Any:
+    raise InvalidError("绩效统计不发布版本，不需要县中心签名密钥。", code="no_signing_here")
+
+
+async def refresh_stored(settings: CentralSettings, clock: Callable[[], datetime]) -> date:
+    """One periodic pass (used by the worker): rebuild the performance tables; the day used."""
+    engine = make_engine(settings.database_url, settings.sqlite_path)
+    await open_database(engine)
+    try:
+        releases = ReleaseService(CatalogStore(), RegistryStore(), _no_key, clock)
+        await releases.load()
+        performance = PerformanceService(engine, releases, clock)
+        today = performance.today()
+        await performance.refresh(today)
+    finally:
+        await close_database(engine)
+    return today
 
 
 def percent(value: float | None) -> str:

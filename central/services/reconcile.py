@@ -6,6 +6,12 @@ in a handful of set-based statements (:mod:`central.db.reconcile_sql`), recordin
 it causes: a warning (预警) when a case enters yellow, a yellow or red card (黄牌/红牌) as it
 stays overdue, and an escalation to the next level up when an urge's feedback day passes
 without an answer. Running it again the same day records nothing new.
+
+An escalation is also a signed urge that must reach the handling node. The statements above
+only record it; once they have committed, the run hands every escalation still owed to the urge
+service (:meth:`central.services.urges.UrgeService.escalate`), which signs them through the
+county replica, one envelope per case, since signing cannot happen inside SQL. What the run
+recorded but could not sign (a crash, a concurrent write) stays owed and is signed next time.
 """
 
 from __future__ import annotations
@@ -16,10 +22,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from central.commands import county_key_path
 from central.db.catalog_store import CatalogStore
 from central.db.engine import close_database, make_engine, open_database
 from central.db.reconcile_sql import (
     CLOSE_FINISHED_SQL,
+    LIGHTS_TODAY,
+    LIGHTS_W_TODAY,
     URGES_MARKER,
     Dialect,
     RunConstants,
@@ -37,12 +46,16 @@ from central.db.reconcile_sql import (
     working_ordinal,
 )
 from central.db.registry_store import RegistryStore
+from central.db.sync_store import PiccoloSyncStore
 from central.services.releases import ReleaseService
+from central.services.replication import county_replica
 from central.services.signals import SignalService
 from central.services.supervision_rules import RuleService
+from central.services.urges import EscalationResult, UrgeService
 from central.settings import CentralSettings
 from shared.calendar import WorkingCalendar, china_date
 from shared.errors import InvalidError
+from sync.keys import load_private_key
 
 YEARS_BEFORE = 2
 YEARS_AFTER = 3
@@ -60,6 +73,8 @@ class ReconcileReport:
     open_cases: int
     actions: dict[str, int] = field(default_factory=dict)
     calendar_refilled: bool = False
+    escalated: EscalationResult | None = None
+    """The signed urges of escalations; None when the run had no urge service to sign them."""
 
     @property
     def warnings(self) -> int:
@@ -75,6 +90,12 @@ class ReconcileReport:
     def escalations(self) -> int:
         """Escalations recorded."""
         return self.actions.get("escalation", 0)
+
+    @property
+    def escalation_urges(self) -> int:
+        """Signed urges issued for escalations (this run's and earlier runs' still owed)."""
+        found = self.escalated
+        return 0 if found is None else len(found.recorded) + len(found.repaired)
 
 
 def calendar_span(calendar: WorkingCalendar, today: date) -> tuple[date, date]:
@@ -108,11 +129,14 @@ class Reconciler:
         releases: ReleaseService,
         rules: RuleService,
         clock: Callable[[], datetime],
+        *,
+        urges: UrgeService | None = None,
     ) -> None:
         self._engine = engine
         self._releases = releases
         self._rules = rules
         self._clock = clock
+        self._urges = urges
         self._dialect = Dialect(engine)
 
     async def sync_calendar(self, today: date) -> bool:
@@ -193,30 +217,36 @@ class Reconciler:
             for statement in escalation_sql(d, constants):
                 await run(self._engine, statement)
             await set_mark(self._engine, "run", str(constants.run))
+            await set_mark(self._engine, LIGHTS_TODAY, today.isoformat())
+            await set_mark(self._engine, LIGHTS_W_TODAY, str(w_today))
             counted = await run(self._engine, count_actions_sql(constants))
             opened = await run(self._engine, "SELECT COUNT(*) AS n FROM supervision_case")
+        escalated = None if self._urges is None else await self._urges.escalate(today)
         return ReconcileReport(
             run=constants.run,
             today=today,
             open_cases=int(opened[0]["n"]),
             actions={r["kind"]: int(r["n"]) for r in counted},
             calendar_refilled=refilled,
+            escalated=escalated,
         )
 
 
-def _no_key() -> Any:
-    raise InvalidError("对账任务不发布版本，不需要县中心签名密钥。", code="no_signing_here")
-
-
 async def supervise(settings: CentralSettings, clock: Callable[[], datetime]) -> SupervisionRun:
-    """One periodic pass (used by the worker): reconcile every open case, refresh the signals."""
+    """One periodic pass (used by the worker): reconcile every open case, sign the escalations
+    it owes with the county key, refresh the signals."""
+    key = load_private_key(county_key_path(settings))
     engine = make_engine(settings.database_url, settings.sqlite_path)
     await open_database(engine)
     try:
-        releases = ReleaseService(CatalogStore(), RegistryStore(), _no_key, clock)
+        releases = ReleaseService(CatalogStore(), RegistryStore(), lambda: key, clock)
         await releases.load()
         rules = RuleService(engine, clock)
-        report = await Reconciler(engine, releases, rules, clock).reconcile()
+        # A replica of its own for each pass: its clock starts from the county's newest record,
+        # whichever process wrote it.
+        replica = county_replica(PiccoloSyncStore(engine), releases, lambda: key, clock)
+        urges = UrgeService(engine, replica, releases, clock)
+        report = await Reconciler(engine, releases, rules, clock, urges=urges).reconcile()
         open_signals = await SignalService(engine, rules, clock).refresh()
     finally:
         await close_database(engine)

@@ -117,6 +117,12 @@ class ReleaseService:
         """The registry of the release in force (empty before the first release)."""
         return self._latest.registry if self._latest else Registry(nodes=())
 
+    def departments_now(self) -> dict[str, str]:
+        """Department code → name in the catalog in force (empty before the first release)."""
+        if self._latest is None:
+            return {}
+        return {d.code: d.name for d in self._latest.catalog.departments}
+
     def calendar_now(self) -> WorkingCalendar:
         """The working calendar of the release in force."""
         if self._latest is None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from central.db.reconcile_sql import run
+from central.db.reconcile_sql import Dialect, LightsClock, lights_clock, run
 from central.services.accounts import CountyUser, case_filter, ensure_case_visible
 from central.services.signals import SIGNAL_LABELS, Signal
 from shared.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -143,9 +143,17 @@ class SignalDetail:
 _CASE_COLUMNS = """
 cr.case_id, cr.item_code, cr.receipt_no, cr.origin_node, cr.handling_node, cr.status,
 COALESCE(sc.light, cr.light) AS light, cr.received_on, cr.accepted_on, cr.promised_due,
-cr.statutory_due, sc.due, sc.remaining_days, sc.overdue_days, sc.card, cr.paused, cr.finished,
+cr.statutory_due, sc.due, {days}, sc.card, cr.paused, cr.finished,
 cr.flags
 """
+
+
+async def _case_columns(engine: Any) -> tuple[str, LightsClock, Dialect]:
+    """The case columns, with days left and overdue derived for the stored lights' day."""
+    d, clock = Dialect(engine), await lights_clock(engine)
+    return _CASE_COLUMNS.replace("{days}", clock.columns(d, "sc")), clock, d
+
+
 _CASE_FROM = "FROM case_row cr LEFT JOIN supervision_case sc ON sc.case_id = cr.case_id"
 
 
@@ -231,10 +239,10 @@ class SupervisionViews:
         if filters.item is not None:
             where.append("cr.item_code = {}")
             params.append(filters.item)
+        columns, clock, d = await _case_columns(self._engine)
+        overdue = clock.overdue(d, "sc")
         if filters.overdue:
-            where.append(
-                "(COALESCE(sc.overdue_days, 0) > 0 OR COALESCE(sc.light, cr.light) = 'red')"
-            )
+            where.append(f"(COALESCE({overdue}, 0) > 0 OR COALESCE(sc.light, cr.light) = 'red')")
         clause = " AND ".join(where)
         counted = await run(
             self._engine, f"SELECT COUNT(*) AS n {_CASE_FROM} WHERE {clause}", params
@@ -242,8 +250,8 @@ class SupervisionViews:
         offset = (filters.page - 1) * filters.per_page
         rows = await run(
             self._engine,
-            f"SELECT {_CASE_COLUMNS} {_CASE_FROM} WHERE {clause} "
-            "ORDER BY COALESCE(sc.overdue_days, -1) DESC, "
+            f"SELECT {columns} {_CASE_FROM} WHERE {clause} "
+            f"ORDER BY COALESCE({overdue}, -1) DESC, "
             "CASE WHEN cr.promised_due IS NULL THEN 1 ELSE 0 END, cr.promised_due, cr.case_id "
             f"LIMIT {int(filters.per_page)} OFFSET {int(offset)}",
             params,
@@ -261,8 +269,9 @@ class SupervisionViews:
         Raises:
             NotFoundError: no such case. PermissionDeniedError: outside the user's subtree.
         """
+        columns, _, _ = await _case_columns(self._engine)
         rows = await run(
-            self._engine, f"SELECT {_CASE_COLUMNS} {_CASE_FROM} WHERE cr.case_id = {{}}", [case_id]
+            self._engine, f"SELECT {columns} {_CASE_FROM} WHERE cr.case_id = {{}}", [case_id]
         )
         if not rows:
             raise NotFoundError(f"县中心没有办件 {case_id}。", code="case_not_found")

@@ -9,6 +9,15 @@ in the county's projected state.
 A supervisor may urge one case, or every open case of a node or of a department: one event per
 case. Each case's urge id is derived from the form's request id, so a form sent twice records
 nothing new.
+
+An urge left unanswered past its feedback day is escalated by the reconciliation
+(:mod:`central.services.reconcile`), which records the escalation and then asks
+:meth:`UrgeService.escalate` for the signed urge that carries it: a 督办 issued in the name of
+the next level up (the parent of the node the urge was addressed to), which replicates to the
+handling node like any other urge and lands in its clerks' queue and reminders. Its urge id is
+derived from the escalated urge, so each escalation is issued once however often the
+reconciliation runs, and one already in the case's document (recorded just before a crash) is
+not recorded again.
 """
 
 from __future__ import annotations
@@ -22,25 +31,29 @@ from typing import Any, Protocol
 import msgspec
 
 from central.db.performance_sql import (
+    ESCALATIONS_DUE_SQL,
     URGE_INSERT_SQL,
     URGE_KNOWN_SQL,
     urge_targets_sql,
     urges_sql,
 )
-from central.db.reconcile_sql import run
+from central.db.reconcile_sql import ESCALATION, run
 from central.services.accounts import CountyUser, case_filter, ensure_node_visible, node_filter
 from central.services.releases import ReleaseService
 from shared.calendar import china_date
-from shared.errors import InvalidError, NotFoundError, ValidationError
+from shared.errors import InvalidError, NotFoundError, PlatformError, ValidationError
 from shared.event_parts import UrgeLevel
-from shared.events import CaseEvent, Urged
+from shared.events import SYSTEM_ACTOR, CaseEvent, Urged
 from shared.hlc import Hlc
 from shared.registry import COUNTY_NODE_ID
+from sync.casedoc import CaseDoc
 from sync.projection import decode_view
 
 CONTENT_MAX = 500
 FEEDBACK_MAX_DAYS = 30
 URGE_NAMESPACE = uuid.UUID("6f1d7a7e-5b0b-4c43-9d7c-8f3a3b1e2a10")
+ESCALATION_FEEDBACK_DAYS = 3
+"""Working days an escalated 督办 gives for feedback: a short stage, as in the staged 督查单."""
 
 
 class CaseRecorder(Protocol):
@@ -103,6 +116,24 @@ class UrgeView:
 TARGET_LABELS = {"case": "办件", "node": "站点", "department": "部门"}
 
 
+def escalation_key(case_id: str, urge_id: str) -> str:
+    """The request id the escalation of ``urge_id`` is issued under (once per case and urge);
+    :func:`central.db.performance_sql.escalation_key_sql` spells it in SQL."""
+    return f"{ESCALATION}|{case_id}|{urge_id}"
+
+
+@dataclass(frozen=True)
+class EscalationResult:
+    """What one :meth:`UrgeService.escalate` call did."""
+
+    recorded: list[str]
+    """Urge ids of the escalations signed now."""
+    repaired: list[str]
+    """Urge ids found already in their case's document, whose issue row is written now."""
+    failed: list[tuple[str, str]]
+    """``(case id, reason)`` of escalations left for the next run."""
+
+
 def check_form(form: UrgeForm) -> list[str]:
     """Chinese problems with a form (empty when it may be recorded)."""
     problems: list[str] = []
@@ -143,11 +174,11 @@ class UrgeService:
         today = today or china_date(self._clock())
         return self._releases.calendar_now().add_working_days(today, days).due
 
-    def _unit_name(self, user: CountyUser) -> str:
-        record = self._releases.registry_now().get(user.home_node)
+    def _unit_name(self, node_id: str) -> str:
+        record = self._releases.registry_now().get(node_id)
         if record is not None:
             return record.name
-        return "县政务服务中心" if user.home_node == COUNTY_NODE_ID else user.home_node
+        return "县政务服务中心" if node_id == COUNTY_NODE_ID else node_id
 
     async def _targets(self, user: CountyUser, form: UrgeForm) -> list[tuple[str, str | None]]:
         visible = user.visible
@@ -207,7 +238,7 @@ class UrgeService:
         now = self._clock()
         due = self.feedback_due(form.feedback_days, china_date(now))
         level = UrgeLevel(form.level)
-        unit = self._unit_name(user)
+        unit = self._unit_name(user.home_node)
         recorded: list[str] = []
         already: list[str] = []
         for case_id, node in targets:
@@ -215,36 +246,17 @@ class UrgeService:
             if urge_id in known:
                 already.append(urge_id)
                 continue
-
-            issued: list[date] = []
-
-            def build(
-                tick: Callable[[], Hlc],
-                case_id: str = case_id,
-                urge_id: str = urge_id,
-                issued: list[date] = issued,
-                due: date = due,
-            ) -> list[CaseEvent]:
-                event = Urged(
-                    id=str(uuid.uuid4()),
-                    case_id=case_id,
-                    node_id=COUNTY_NODE_ID,
-                    actor=user.username,
-                    hlc=tick(),
-                    urge_id=urge_id,
-                    level=level,
-                    content=form.content.strip(),
-                    feedback_due=due,
-                    by_unit=unit,
-                )
-                if event.recorded_on > china_date(now):
-                    # The county's HLC ran ahead of its wall clock: count from the event's day.
-                    later = self.feedback_due(form.feedback_days, event.recorded_on)
-                    event = msgspec.structs.replace(event, feedback_due=later)
-                issued.append(event.feedback_due)
-                return [event]
-
-            await self._replica.record(case_id, build)
+            event = await self._record_urge(
+                case_id,
+                urge_id=urge_id,
+                level=level,
+                content=form.content.strip(),
+                feedback_due=due,
+                feedback_days=form.feedback_days,
+                by_unit=unit,
+                actor=user.username,
+                today=china_date(now),
+            )
             await run(
                 self._engine,
                 URGE_INSERT_SQL,
@@ -253,8 +265,8 @@ class UrgeService:
                     case_id,
                     node,
                     level.value,
-                    form.content.strip(),
-                    issued[-1],
+                    event.content,
+                    event.feedback_due,
                     form.target_kind,
                     form.target,
                     form.request_id,
@@ -263,8 +275,106 @@ class UrgeService:
                 ],
             )
             recorded.append(urge_id)
-            due = max(due, issued[-1])
+            due = max(due, event.feedback_due)
         return UrgeResult(recorded=recorded, already=already, feedback_due=due)
+
+    async def _record_urge(
+        self,
+        case_id: str,
+        *,
+        urge_id: str,
+        level: UrgeLevel,
+        content: str,
+        feedback_due: date,
+        feedback_days: int,
+        by_unit: str,
+        actor: str,
+        today: date,
+    ) -> Urged:
+        """Sign and record one urge on a case; the event as recorded."""
+        recorded: list[Urged] = []
+
+        def build(tick: Callable[[], Hlc]) -> list[CaseEvent]:
+            event = Urged(
+                id=str(uuid.uuid4()),
+                case_id=case_id,
+                node_id=COUNTY_NODE_ID,
+                actor=actor,
+                hlc=tick(),
+                urge_id=urge_id,
+                level=level,
+                content=content,
+                feedback_due=feedback_due,
+                by_unit=by_unit,
+            )
+            if event.recorded_on > today:
+                # The county's HLC ran ahead of its wall clock: count from the event's day.
+                later = self.feedback_due(feedback_days, event.recorded_on)
+                event = msgspec.structs.replace(event, feedback_due=later)
+            recorded.append(event)
+            return [event]
+
+        await self._replica.record(case_id, build)
+        return recorded[-1]
+
+    async def escalate(self, today: date) -> EscalationResult:
+        """Issue the signed 督办 every recorded escalation still owes, oldest first.
+
+        A case that cannot be recorded now (a concurrent write, a key problem) is reported in
+        ``failed`` and owed again at the next call; the others go ahead.
+        """
+        rows = await run(self._engine, ESCALATIONS_DUE_SQL)
+        result = EscalationResult(recorded=[], repaired=[], failed=[])
+        now = self._clock()
+        for row in rows:
+            case_id, node = str(row["case_id"]), row["node"]
+            key = escalation_key(case_id, str(row["urge_id"]))
+            urge_id = str(uuid.uuid5(URGE_NAMESPACE, key))
+            target = str(row["target"] or COUNTY_NODE_ID)
+            event = _urge_in(row["state"], urge_id)
+            if event is None:
+                unit = self._unit_name(target)
+                late = UrgeLevel(row["level"])
+                content = (
+                    f"{row['by_unit']}的{late.label}（反馈期限 {_day(row['feedback_due'])}）"
+                    f"逾期未反馈，已升级由{unit}督办，请立即办理并反馈。"
+                )
+                try:
+                    event = await self._record_urge(
+                        case_id,
+                        urge_id=urge_id,
+                        level=UrgeLevel.FORMAL,
+                        content=content,
+                        feedback_due=self.feedback_due(ESCALATION_FEEDBACK_DAYS, today),
+                        feedback_days=ESCALATION_FEEDBACK_DAYS,
+                        by_unit=unit,
+                        actor=SYSTEM_ACTOR,
+                        today=today,
+                    )
+                except (PlatformError, ValueError) as exc:
+                    result.failed.append((case_id, str(exc)))
+                    continue
+                result.recorded.append(urge_id)
+            else:
+                result.repaired.append(urge_id)
+            await run(
+                self._engine,
+                URGE_INSERT_SQL,
+                [
+                    urge_id,
+                    case_id,
+                    node,
+                    event.level.value,
+                    event.content,
+                    event.feedback_due,
+                    ESCALATION,
+                    target,
+                    key,
+                    SYSTEM_ACTOR,
+                    now,
+                ],
+            )
+        return result
 
     async def urges(self, user: CountyUser) -> list[UrgeView]:
         """Issued urges the user may see, newest first (at most 500)."""
@@ -301,3 +411,11 @@ class UrgeService:
 
 def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _urge_in(state: bytes | None, urge_id: str) -> Urged | None:
+    """The urge ``urge_id`` if the case's document already holds it."""
+    if state is None:
+        return None
+    events, _ = CaseDoc.load(bytes(state)).events()
+    return next((e for e in events if isinstance(e, Urged) and e.urge_id == urge_id), None)

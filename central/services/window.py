@@ -16,7 +16,7 @@ from datetime import date, datetime
 from casework.actions import ActionPanel
 from casework.duties import Duty
 from casework.handling import HandlingService
-from casework.intake import IntakeService
+from casework.intake import Application, IntakeResult, IntakeService
 from casework.ports import HeldCatalog
 from central.db.casework_tables import PiccoloCaseworkStore, window_case_rows
 from central.services.accounts import CountyRole, CountyUser, can_see_case
@@ -25,6 +25,7 @@ from shared.case_state import CaseState, CaseStatus
 from shared.catalog import Catalog
 from shared.delegation import Tier
 from shared.errors import NotFoundError, PermissionDeniedError
+from shared.receipts import make_query_code
 from shared.registry import COUNTY_NODE_ID
 from sync.projection import decode_view
 from sync.replica import Replica
@@ -62,6 +63,19 @@ def duties(user: CountyUser) -> frozenset[str]:
     if CountyRole.DEPARTMENT in user.roles:
         held.add(Duty.REVIEWER.value)
     return frozenset(held)
+
+
+def ensure_county_window(user: CountyUser) -> None:
+    """Refuse an account of a township's part of the tree at the county's own window.
+
+    Raises:
+        PermissionDeniedError: code ``outside_subtree``.
+    """
+    if user.visible is not None:
+        raise PermissionDeniedError(
+            "县级窗口收件只能由县中心的窗口人员办理，您的账号属于乡镇（街道）范围。",
+            code="outside_subtree",
+        )
 
 
 def acting_for(user: CountyUser) -> str | None:
@@ -108,6 +122,7 @@ class CountyWindow:
         identity = CountyIdentity(short_code=short_code)
         catalog = CountyCatalog(releases)
         self.replica = replica
+        self.store = store
         self.intake = IntakeService(replica, catalog, identity, store, clock)
         self.handling = HandlingService(
             replica,
@@ -117,6 +132,22 @@ class CountyWindow:
             clock,
             intake_store=store,
         )
+
+    async def receive(self, application: Application, user: CountyUser) -> IntakeResult:
+        """Record an application taken at the county window.
+
+        Raises:
+            PermissionDeniedError: the account is not one of the county's own (403).
+            IntakeRejectedError: the application breaks a rule (422, every problem listed).
+        """
+        ensure_county_window(user)
+        return await self.intake.submit(application, user.username)
+
+    async def query_code(self, receipt_no: str | None) -> str | None:
+        """The query code printed beside a county receipt number."""
+        if not receipt_no:
+            return None
+        return make_query_code(await self.store.query_secret(), receipt_no)
 
     async def queue(self, user: CountyUser, *, open_only: bool = True) -> list[QueueEntry]:
         """Cases handled at the county (escalated ones included) that the user may see."""

@@ -29,9 +29,10 @@ def item_page(
     request: Request[Any, Any, Any],
     catalog_service: NamedDependency[NodeCatalogService],
     code: FromPath[str],
+    via: FromQuery[str] = "",
 ) -> Template:
-    """One item's guide page (printable)."""
-    return page(request, "item.html", e=catalog_service.entry(code))
+    """One item's guide page (printable); opened from the kiosk, it leads back to the kiosk."""
+    return page(request, "item.html", e=catalog_service.entry(code), back_to_kiosk=via == "kiosk")
 
 
 @get("/api/v1/catalog/items", summary="本节点可办事项", sync_to_thread=False)

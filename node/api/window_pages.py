@@ -21,14 +21,7 @@ from litestar.response import Redirect, Template
 
 from casework.case_view import countdown
 from casework.display import mask_name
-from casework.intake_form import (
-    IntakeForm,
-    OfferedItem,
-    application_of,
-    form_from,
-    material_lines,
-    offered_items,
-)
+from casework.intake_form import IntakeForm, application_of, form_from, intake_view
 from node.api.auth import current_user, requires_role
 from node.identity import NodeIdentity
 from node.services.accounts import ANY_STAFF, Role
@@ -41,7 +34,7 @@ from node.storage.case_queue import CaseQueueStore, QueueQuery
 from node.storage.intake_store import IntakeStore
 from shared.calendar import china_date
 from shared.case_state import CaseStatus, Light
-from shared.catalog import Catalog, Item, MaterialRequirement
+from shared.catalog import Catalog, Item
 from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from shared.events import ApplicantKind, IdType
 from shared.receipts import make_query_code
@@ -190,31 +183,16 @@ def _form_page(
     pre_note: str | None = None,
 ) -> Template:
     held = catalog_service.current()
-    today = china_date(window_clock())
-    item: Item | None = None
-    offered: list[OfferedItem] = []
-    if held is not None:
-        offered = offered_items(held.catalog, identity.tier, identity.node_id, today)
-        if form.item_code and form.item_code in {o.code for o in offered}:
-            item = held.catalog.item(form.item_code)
-        elif form.item_code:
-            problems = [*problems, f"事项 {form.item_code} 今天不能在本节点受理，请重新选择"]
-    chosen = next((o for o in offered if item and o.code == item.code), None)
-    response = page(
-        request,
-        "window/intake_form.html" if item else "window/intake_choose.html",
+    view = intake_view(
+        held.catalog if held else None,
+        held.version if held else None,
+        tier=identity.tier,
+        node_id=identity.node_id,
+        today=china_date(window_clock()),
         form=form,
-        item=item,
-        chosen=chosen,
-        offered=offered,
-        lines=material_lines(item, form) if item else [],
         problems=problems,
-        catalog_version=held.version if held else None,
-        id_types=[t for t in IdType if t is not IdType.USCC],
-        today=today.isoformat(),
-        pre_note=pre_note,
-        deferrable=MaterialRequirement.DEFERRABLE.value,
     )
+    response = page(request, view.template, **view.context(), pre_note=pre_note)
     response.status_code = status
     return response
 

@@ -86,14 +86,23 @@ class CaseQueueStore:
         """Unfinished cases first, the nearest (or most overdue) due day first."""
         per_page = min(max(query.per_page, 1), MAX_PER_PAGE)
         page = max(query.page, 1)
-        where, params = _where(query)
-        # The WHERE text is made of fixed fragments only; every value is a bound parameter.
-        select = (
-            f"SELECT {_COLUMNS} FROM case_row {where} "  # noqa: S608
-            f"ORDER BY finished, COALESCE(promised_due, '{_NO_DUE}'), received_on DESC "
-            "LIMIT ? OFFSET ?"
-        )
-        count = f"SELECT COUNT(*) FROM case_row {where}"  # noqa: S608
+        if query.text.strip():
+            matches, params = _search(query)
+            # Sort keys only, from the covering indexes; the wide rows are read for one page.
+            keys = f"SELECT rid FROM ({matches}) ORDER BY {_ORDER} LIMIT ? OFFSET ?"  # noqa: S608
+            select = (
+                f"SELECT {_COLUMNS} FROM case_row WHERE rowid IN ({keys}) "  # noqa: S608
+                f"ORDER BY {_ORDER}"
+            )
+            count = f"SELECT COUNT(*) FROM ({matches})"  # noqa: S608
+        else:
+            where, params = _filters(query, indexed=True)
+            # The WHERE text is made of fixed fragments only; every value is a bound parameter.
+            select = (
+                f"SELECT {_COLUMNS} FROM case_row {where} ORDER BY {_ORDER} "  # noqa: S608
+                "LIMIT ? OFFSET ?"
+            )
+            count = f"SELECT COUNT(*) FROM case_row {where}"  # noqa: S608
 
         def read(db: Database) -> tuple[list[tuple[object, ...]], int]:
             rows = db.execute(select, [*params, per_page, (page - 1) * per_page]).fetchall()
@@ -104,33 +113,66 @@ class CaseQueueStore:
         return QueuePage(rows=[_row(r) for r in rows], total=total, page=page, per_page=per_page)
 
 
-def _where(query: QueueQuery) -> tuple[str, list[object]]:
+_ORDER = f"finished, COALESCE(promised_due, '{_NO_DUE}'), received_on DESC"
+
+
+def _filters(query: QueueQuery, *, indexed: bool) -> tuple[str, list[object]]:
+    """The handling node and status conditions; ``indexed`` lets them pick the index."""
     clauses: list[str] = []
     params: list[object] = []
-    text = query.text.strip()
-    if text:
-        # Prefix ranges, not LIKE '%x%', each answered by its own index; the matching ids are
-        # gathered first so SQLite never walks every row of the node to test the text.
-        upper = text.upper()
-        alternatives = [
-            "SELECT case_id FROM case_row WHERE receipt_no >= ? AND receipt_no < ?",
-            "SELECT case_id FROM case_row WHERE applicant_name >= ? AND applicant_name < ?",
-        ]
-        params += [upper, upper + _TOP, text, text + _TOP]
-        codes = tuple(dict.fromkeys(query.item_codes))
-        if codes:
-            marks = ", ".join("?" * len(codes))  # placeholders only; the codes are bound
-            alternatives.append(f"SELECT case_id FROM case_row WHERE item_code IN ({marks})")  # noqa: S608
-            params += list(codes)
-        clauses.append("case_id IN (" + " UNION ".join(alternatives) + ")")
     if query.handling_node is not None:
-        # The unary plus keeps the planner on the text indexes when a search is given.
-        clauses.append("+handling_node = ?" if text else "handling_node = ?")
+        # The unary plus keeps the planner on the search's own index inside a search.
+        clauses.append("handling_node = ?" if indexed else "+handling_node = ?")
         params.append(query.handling_node)
     if query.status:
-        clauses.append("status = ?")
+        clauses.append("status = ?" if indexed else "+status = ?")
         params.append(query.status)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _search(query: QueueQuery) -> tuple[str, list[object]]:
+    """Disjoint index ranges joined by UNION ALL, each giving (rowid, sort keys) of its cases.
+
+    Prefix ranges, not LIKE '%x%', so SQLite never walks every row of the node to test the text.
+    Each range leaves out what an earlier one matched, so no case comes twice and neither the
+    page nor the count needs a de-duplicating pass over thousands of matches. The item range
+    comes first and stays a pure covering-index range: it is the one that matches thousands.
+    """
+    text = query.text.strip()
+    upper = text.upper()
+    # (condition, its null-safe negation, the parameters of either)
+    ranges: list[tuple[str, str, list[object]]] = []
+    codes = tuple(dict.fromkeys(query.item_codes))
+    if codes:
+        marks = ", ".join("?" * len(codes))  # placeholders only; the codes are bound
+        ranges.append(
+            (
+                f"item_code IN ({marks})",
+                f"(item_code IS NULL OR item_code NOT IN ({marks}))",
+                list(codes),
+            )
+        )
+    for column, prefix in (("receipt_no", upper), ("applicant_name", text)):
+        ranges.append(
+            (
+                f"{column} >= ? AND {column} < ?",
+                f"({column} IS NULL OR {column} < ? OR {column} >= ?)",
+                [prefix, prefix + _TOP],
+            )
+        )
+    where, filter_params = _filters(query, indexed=False)
+    extra = where.replace("WHERE ", " AND ", 1)
+    parts: list[str] = []
+    params: list[object] = []
+    for position, (condition, _, values) in enumerate(ranges):
+        earlier = ranges[:position]
+        excluded = "".join(f" AND {negation}" for _, negation, _ in earlier)
+        parts.append(
+            "SELECT rowid AS rid, finished, promised_due, received_on "  # noqa: S608
+            f"FROM case_row WHERE {condition}{excluded}{extra}"
+        )
+        params += [*values, *(v for _, _, before in earlier for v in before), *filter_params]
+    return " UNION ALL ".join(parts), params
 
 
 def _day(value: object) -> date | None:

@@ -391,3 +391,22 @@ def m007_reminders(db: Database) -> None:
     (see node/storage/reminder_store.py)."""
     for statement in _REMINDER_SCHEMA:
         db.execute(statement)
+
+
+_SEARCH_INDEXES = (
+    "DROP INDEX IF EXISTS case_row_applicant",
+    "DROP INDEX IF EXISTS case_row_item",
+    # Covering indexes: a search that matches thousands of cases (every case of a popular item,
+    # every 王) sorts its matches from the index alone and reads the table for one page only.
+    "CREATE INDEX case_row_applicant_sort ON case_row "
+    "(applicant_name, handling_node, status, finished, promised_due, received_on)",
+    "CREATE INDEX case_row_item_sort ON case_row "
+    "(item_code, handling_node, status, finished, promised_due, received_on)",
+)
+
+
+@MIGRATIONS()
+def m010_covering_search_indexes(db: Database) -> None:
+    """Search indexes that carry the queue's sort keys (see node/storage/case_queue.py)."""
+    for statement in _SEARCH_INDEXES:
+        db.execute(statement)

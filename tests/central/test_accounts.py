@@ -153,7 +153,7 @@ async def test_add_user_reports_every_problem_at_once(accounts: AccountService) 
         (["admin", "catalog_reviewer"], COUNTY_NODE_ID, None, "不能由同一账号兼任"),
         (["admin"], "zhen-shifan", None, "面向全县"),
         (["catalog_reviewer"], "she-dongcun", None, "面向全县"),
-        (["department"], COUNTY_NODE_ID, None, "须填写所属部门"),
+        (["department"], COUNTY_NODE_ID, None, "须选择所属部门"),
         (["supervisor"], COUNTY_NODE_ID, "公安局", "只有部门审查"),
     ],
 )
@@ -197,6 +197,28 @@ async def test_department_account_keeps_its_department(accounts: AccountService)
     assert user.roles == {CountyRole.DEPARTMENT}
     assert user.department == "示范县自然资源局"
     assert (await accounts.user("dept-zrzy")) == user
+
+
+async def test_department_must_be_one_of_the_catalog_s(engine: Engine, clock: Clock) -> None:  # type: ignore[type-arg]
+    # A review names its department by the catalog's code; an account naming anything else
+    # could never give an opinion, so it is refused when the account is made.
+    catalog = {"zrzy": "示范县自然资源局", "nync": "示范县农业农村局"}
+    service = AccountService(PiccoloAccountStore(), lambda: TREE, clock, lambda: catalog)
+    with pytest.raises(ValidationError) as caught:
+        await service.add_user(
+            username="dept-x",
+            name="王五",
+            roles=["department"],
+            department="示范县自然资源局",
+            password=PASSWORD,
+        )
+    assert any(
+        "不在现行事项目录中" in p and "示范县自然资源局（zrzy）" in p for p in caught.value.problems
+    )
+    user = await service.add_user(
+        username="dept-x", name="王五", roles=["department"], department="zrzy", password=PASSWORD
+    )
+    assert user.department == "zrzy" and service.departments() == catalog
 
 
 async def test_change_roles_and_scope(accounts: AccountService) -> None:

@@ -356,11 +356,14 @@ def test_admin_pages_keep_input_on_error_and_refuse_duplicates(client: Client) -
     }
     refused = post_form(client, "/admin/accounts", form)
     assert refused.status_code == 422
-    assert "部门审查角色须填写所属部门名称" in refused.text
+    assert "部门审查角色须选择所属部门" in refused.text
     assert 'value="wangwu"' in refused.text and 'value="王五"' in refused.text
     assert re.search(r'value="department"\s+checked', refused.text)
     assert PASSWORD not in refused.text
-    form["department"] = "示范县农业农村局"
+    form["department"] = "示范县农业农村局"  # a name, not the catalog's department code
+    named = post_form(client, "/admin/accounts", form)
+    assert named.status_code == 422 and "示范县农业农村局（nync）" in named.text
+    form["department"] = "nync"
     created = post_form(client, "/admin/accounts", form)
     assert created.status_code == 303
     assert created.headers["location"] == "/admin/accounts?created=wangwu"

@@ -15,7 +15,7 @@ import msgspec
 from central.db.bulk_sql import insert_sql
 from central.db.catalog_store import CatalogStore
 from central.db.engine import close_database, make_engine, open_database
-from central.db.reconcile_sql import run
+from central.db.reconcile_sql import Dialect, lights_clock, run, supervised_sql
 from central.db.registry_store import RegistryStore
 from central.db.sync_rows import ROW, row_values
 from central.services.reconcile import Reconciler
@@ -151,8 +151,9 @@ class County:
         return [dict(r) for r in await run(self.engine, sql, params)]
 
     async def supervised(self) -> dict[str, dict[str, Any]]:
-        """``supervision_case`` by case id."""
-        found = await self.rows("SELECT * FROM supervision_case")
+        """``supervision_case`` by case id, with the days left and overdue readers derive."""
+        clock = await lights_clock(self.engine)
+        found = await self.rows(supervised_sql(Dialect(self.engine), clock))
         return {r["case_id"]: r for r in found}
 
     async def actions(self) -> list[tuple[str, str, str, str | None]]:

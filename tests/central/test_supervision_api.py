@@ -13,7 +13,7 @@ import pytest
 
 from central.db.bulk_sql import insert_sql
 from central.db.engine import close_database, make_engine, open_database
-from central.db.reconcile_sql import run
+from central.db.reconcile_sql import LIGHTS_TODAY, LIGHTS_W_TODAY, run, set_mark
 from central.db.sync_rows import ROW, row_values
 from central.settings import CentralSettings
 from shared.hlc import Hlc
@@ -31,6 +31,7 @@ from tests.central.test_auth import (  # noqa: F401 - fixtures used by name
 )
 
 SEEN = datetime(2026, 3, 1, 8, tzinfo=UTC)
+LIGHTS_DAY, LIGHTS_WD = date(2026, 3, 2), 1_000  # the day of the crafted lights, its ordinal
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DIGEST = hashlib.sha256(b"backdated").digest()
 
@@ -77,15 +78,26 @@ def crafted(settings: CentralSettings, county: None) -> None:
         engine = make_engine(settings.database_url, settings.sqlite_path)
         await open_database(engine)
         try:
+            await set_mark(engine, LIGHTS_TODAY, LIGHTS_DAY.isoformat())
+            await set_mark(engine, LIGHTS_W_TODAY, str(LIGHTS_WD))
             for case_id, origin, handling, light, item, done, overdue, party in CASES:
                 row = case_row(case_id, origin, handling, light, item, done)
                 await run(engine, insert_sql("case_row", ROW, 1), list(row_values(row)))
                 if not done:
+                    # Due on the working day ``overdue`` days before the lights' day (below).
                     await run(
                         engine,
                         "INSERT INTO supervision_case (case_id, node, item_code, light, "
-                        "overdue_days, card) VALUES ({}, {}, {}, {}, {}, {})",
-                        [case_id, handling, item, light, overdue, 1 if overdue else 0],
+                        "due, wd_due, card) VALUES ({}, {}, {}, {}, {}, {}, {})",
+                        [
+                            case_id,
+                            handling,
+                            item,
+                            light,
+                            LIGHTS_DAY - timedelta(days=overdue) if overdue else None,
+                            LIGHTS_WD - overdue if overdue else None,
+                            1 if overdue else 0,
+                        ],
                     )
                 for node in {origin, handling, party} - {None}:
                     await run(

@@ -3,6 +3,7 @@ and the clerk's list of pre-applications."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from node.api.auth import CSRF_COOKIE
 from node.app import create_app
 from node.services.kiosk import MAX_FAILURES
 from node.settings import NodeSettings
+from shared.catalog import Catalog
 from tests.node.conftest import parent_down
 from tests.node.test_auth_pages import add_staff, log_in
 from tests.node.test_kiosk import (
@@ -94,7 +96,7 @@ def test_kiosk_home_lists_and_searches_items(client: Client) -> None:
     assert home.status_code == 200
     text = home.text
     assert "办事指南" in text and "办件查询" in text and "好差评" in text
-    assert 'href="/kiosk/apply/X09"' in text and 'href="/items/X09"' in text
+    assert 'href="/kiosk/apply/X09"' in text and 'href="/items/X09?via=kiosk"' in text
     assert "kiosk.css" in text
     department = re.search(r'<option value="([^"]+)"', text)
     assert department is not None
@@ -102,6 +104,36 @@ def test_kiosk_home_lists_and_searches_items(client: Client) -> None:
     assert narrowed.count('class="kiosk-item"') <= text.count('class="kiosk-item"')
     nothing = client.get("/kiosk", params={"q": "没有这种事项"}).text
     assert "没有找到与“没有这种事项”相符的事项" in nothing
+
+
+def test_guide_page_from_the_kiosk_shows_every_element_a_resident_needs(
+    client: Client, demo_catalog: Catalog
+) -> None:
+    home = client.get("/kiosk").text
+    for code in ("X09", "X06"):
+        assert f'href="/items/{code}?via=kiosk"' in home
+        item = demo_catalog.item(code)
+        page = client.get(f"/items/{code}", params={"via": "kiosk"})
+        assert page.status_code == 200
+        assert 'href="/kiosk">← 返回首页' in page.text  # back to the kiosk, not the staff guide
+        text = html.unescape(page.text)
+        basic = re.search(r'data-field="basic-code">([^<]+)<', text)
+        assert basic is not None and basic.group(1) == item.codes.basic
+        assert "事项编码" not in text  # the project's own key is not the 基本编码
+        complaint = re.search(r'data-field="complaint-phone">([^<]+)<', text)
+        assert complaint is not None and complaint.group(1) == item.contact.complaint_phone
+        result = re.search(r'data-field="result-name">([^<]+)<', text)
+        assert result is not None and result.group(1) == item.result_name
+        for procedure in item.special_procedures:
+            assert procedure.name in text
+        if item.fee.charged:
+            fee_basis = re.search(r'data-field="fee-basis">([^<]+)<', text)
+            assert fee_basis is not None and fee_basis.group(1) == item.fee.basis
+    assert 'href="/">←' in client.get("/items/X09").text  # opened from the guide itself
+    procedures = client.get("/items/X09").text
+    section = procedures[procedures.index('data-field="special-procedures"') :]
+    assert "村（社区）公示" in section and "不计入" in section and "约 7 天" in section
+    assert 'data-field="special-procedures"' not in client.get("/items/X06").text
 
 
 def test_kiosk_page_for_an_item_not_offered_is_a_chinese_404(client: Client) -> None:
