@@ -29,10 +29,9 @@ from central.services.window_documents import CountyDocuments
 from shared.calendar import china_date
 from shared.case_state import CaseStatus
 from shared.delegation import Tier
-from shared.documents import DocumentKind
-from shared.errors import NotFoundError, PermissionDeniedError, ValidationError
-from shared.notices import ordered_fields
+from shared.errors import PermissionDeniedError, ValidationError
 from shared.registry import COUNTY_NODE_ID
+from web.document_page import document_kind, render_document
 from web.pages import page
 
 _CLERK = [requires_role(CountyRole.CLERK)]
@@ -155,22 +154,8 @@ async def county_document_page(
     county_documents: NamedDependency[CountyDocuments],
 ) -> Template:
     """The notice on an A4 page, issued (numbered and signed by the county) on first print."""
-    try:
-        chosen = DocumentKind(kind)
-    except ValueError:
-        raise NotFoundError(f"没有“{kind}”这种文书。", code="document_kind_unknown") from None
-    view = await county_documents.document(case_id, chosen, require_user(request))
-    notice = view.payload.notice
-    return page(
-        request,
-        "document.html",
-        view=view,
-        payload=view.payload,
-        notice=notice,
-        fields=ordered_fields(notice) if notice else [],
-        certificate=view.payload.certificate,
-        case_id=case_id,
-    )
+    view = await county_documents.document(case_id, document_kind(kind), require_user(request))
+    return render_document(request, view, case_id)
 
 
 INTAKE_PAGES = [

@@ -18,9 +18,9 @@ from litestar.response import Template
 from node.api.auth import requires_role
 from node.services.accounts import Role
 from node.services.documents import DocumentService
-from shared.documents import DocumentKind, DocumentPayload, Verdict
-from shared.errors import NotFoundError
+from shared.documents import DocumentPayload, Verdict
 from shared.notices import ordered_fields
+from web.document_page import document_kind, render_document
 from web.pages import page
 
 
@@ -37,22 +37,8 @@ async def document_page(
     document_service: NamedDependency[DocumentService],
 ) -> Template:
     """The document on an A4 page, issued (numbered and signed) on first print."""
-    try:
-        chosen = DocumentKind(kind)
-    except ValueError:
-        raise NotFoundError(f"没有“{kind}”这种文书。", code="document_kind_unknown") from None
-    view = await document_service.document(case_id, chosen)
-    notice = view.payload.notice
-    return page(
-        request,
-        "document.html",
-        view=view,
-        payload=view.payload,
-        notice=notice,
-        fields=ordered_fields(notice) if notice else [],
-        certificate=view.payload.certificate,
-        case_id=case_id,
-    )
+    view = await document_service.document(case_id, document_kind(kind))
+    return render_document(request, view, case_id)
 
 
 @get("/verify", include_in_schema=False)
