@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,20 @@ def settings(tmp_path: Path, central_database_url: str | None) -> CentralSetting
     return CentralSettings(data_dir=tmp_path / "central", database_url=central_database_url)
 
 
-@pytest.fixture
-def client(
-    settings: CentralSettings, tmp_path: Path, demo_catalog_bytes: bytes
+@contextmanager
+def county_with_catalog(
+    settings: CentralSettings,
+    tmp_path: Path,
+    catalog_bytes: bytes,
+    users: Sequence[tuple[str, str]] = USERS,
 ) -> Iterator[Client]:
+    """A county serving the demo catalog, with one account per (username, role)."""
+
     async def build() -> None:
         path = tmp_path / "catalog.json"
-        path.write_bytes(demo_catalog_bytes)
+        path.write_bytes(catalog_bytes)
         await import_catalog(settings, path, by="import")
-        for username, role in USERS:
+        for username, role in users:
             await add_county_user(
                 settings,
                 username=username,
@@ -56,6 +62,14 @@ def client(
 
     asyncio.run(build())
     with TestClient(create_app(settings, clock=lambda: FIXED_NOW)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client(
+    settings: CentralSettings, tmp_path: Path, demo_catalog_bytes: bytes
+) -> Iterator[Client]:
+    with county_with_catalog(settings, tmp_path, demo_catalog_bytes) as test_client:
         yield test_client
 
 

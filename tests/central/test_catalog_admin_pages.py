@@ -4,12 +4,10 @@ and the county guide page showing every element a resident needs."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
@@ -18,15 +16,12 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from central.api.catalog_admin_texts import audit_text
-from central.app import create_app
-from central.commands import add_county_user, import_catalog
 from central.settings import CentralSettings
 from shared.catalog import Catalog
-from tests.conftest import FIXED_NOW
+from tests.central.test_catalog_admin_api import county_with_catalog, csrf, login, send
 from web.i18n import translator
 
 Client = TestClient  # type: ignore[type-arg]
-PASSWORD = "correct-horse-42"
 API = "/api/v1/admin/catalog"
 PAGES = "/admin/catalog"
 # Every action the catalog administration service writes to a draft's history.
@@ -55,48 +50,9 @@ def client(
     tmp_path: Path, central_database_url: str | None, demo_catalog_bytes: bytes
 ) -> Iterator[Client]:
     settings = CentralSettings(data_dir=tmp_path / "central", database_url=central_database_url)
-
-    async def build() -> None:
-        path = tmp_path / "catalog.json"
-        path.write_bytes(demo_catalog_bytes)
-        await import_catalog(settings, path, by="import")
-        for username, role in (("admin", "admin"), ("reviewer", "catalog_reviewer")):
-            await add_county_user(
-                settings,
-                username=username,
-                name=f"{username}姓名",
-                roles=[role],
-                home_node="county",
-                department=None,
-                password=PASSWORD,
-            )
-
-    asyncio.run(build())
-    with TestClient(create_app(settings, clock=lambda: FIXED_NOW)) as test_client:
+    users = (("admin", "admin"), ("reviewer", "catalog_reviewer"))
+    with county_with_catalog(settings, tmp_path, demo_catalog_bytes, users) as test_client:
         yield test_client
-
-
-def csrf(client: Client) -> str:
-    if not client.cookies.get("tongban_csrf"):
-        client.get("/login")
-    token = client.cookies.get("tongban_csrf")
-    assert token
-    return token
-
-
-def login(client: Client, username: str) -> None:
-    client.cookies.clear()
-    response = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "next": "/desk"},
-        headers={"x-csrftoken": csrf(client)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-
-
-def send(client: Client, method: str, path: str, body: Any = None) -> Any:
-    return client.request(method, path, json=body, headers={"x-csrftoken": csrf(client)})
 
 
 def publish_new_item(client: Client, demo_catalog: Catalog) -> int:
