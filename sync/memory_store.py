@@ -8,8 +8,9 @@ keeps nothing across restarts.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Collection
+
+import msgspec
 
 from sync.store import CaseRow, Head, LogEntry, Rejection, WriteSet
 
@@ -58,7 +59,7 @@ class MemoryStore:
             key = (entry.origin, entry.seq)
             if key in self._by_key:
                 raise ValueError(f"log already holds {key}")
-            stored = dataclasses.replace(entry, pos=len(self._log) + 1)
+            stored = msgspec.structs.replace(entry, pos=len(self._log) + 1)
             self._log.append(stored)
             self._by_key[key] = stored
             self._updates.add(entry.update_hash)

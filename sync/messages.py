@@ -30,7 +30,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 MEDIA_TYPE = "application/vnd.tongban.sync+msgpack"
 
 
-class SyncRequest(msgspec.Struct, frozen=True, kw_only=True):
+# Messages hold plain values only (gc=False, as sync.envelope explains).
+class SyncRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One round trip from a child."""
 
     protocol: int
@@ -48,7 +49,7 @@ class SyncRequest(msgspec.Struct, frozen=True, kw_only=True):
     each other without a protocol change."""
 
 
-class EnvelopeResult(msgspec.Struct, frozen=True, array_like=True):
+class EnvelopeResult(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """What a receiver did with one envelope it was sent."""
 
     origin: str
@@ -58,7 +59,7 @@ class EnvelopeResult(msgspec.Struct, frozen=True, array_like=True):
     detail: str = ""
 
 
-class SyncResponse(msgspec.Struct, frozen=True, kw_only=True):
+class SyncResponse(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The parent's answer."""
 
     protocol: int

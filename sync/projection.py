@@ -41,12 +41,17 @@ from sync.envelope import open_body
 from sync.reasons import Reason
 from sync.store import CaseProjection, CaseRow, FeedEntry, LogEntry, Rejection, WriteSet
 
+_DAY_MS = 86_400_000
+_CHINA_OFFSET_MS = 8 * 3_600_000
+"""China Standard Time is UTC+8 all year: an HLC wall time's day in China, without datetimes."""
+
 UNAUTHORIZED_FLAG = "unauthorized_action"
 REJECTED_FLAG = "rejected_record"
 PENDING_FLAG = "pending_record"
 
 
-class UnauthorizedAction(msgspec.Struct, frozen=True, kw_only=True):
+# Views hold plain values only (gc=False, as sync.envelope explains).
+class UnauthorizedAction(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An event kept as evidence but left out of the fold."""
 
     event_id: str
@@ -55,7 +60,7 @@ class UnauthorizedAction(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
-class RejectedRecord(msgspec.Struct, frozen=True, kw_only=True):
+class RejectedRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A logged envelope of this case that failed the structural checks."""
 
     origin: str
@@ -64,14 +69,14 @@ class RejectedRecord(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
 
 
-class PendingRecord(msgspec.Struct, frozen=True, kw_only=True):
+class PendingRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A logged envelope whose update waits for something it depends on."""
 
     origin: str
     seq: int
 
 
-class CaseView(msgspec.Struct, frozen=True, kw_only=True):
+class CaseView(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What the apps show for a case: the fold plus the evidence kept beside it."""
 
     state: CaseState
@@ -101,6 +106,8 @@ class ProjectionContext:
     calendar: WorkingCalendar
     now: datetime
     feed_children: bool = True
+    judged: dict[tuple[object, ...], str | None] = field(default_factory=dict)
+    """Authority decisions made with this context, by what each depends on (see ``_judge``)."""
 
 
 @dataclass
@@ -157,7 +164,7 @@ def project_case(
     if together is not None and state is None and not waiting:
         # A case new to this receiver, applied in one go: its events are exactly those added
         # (the fold orders them itself), so the document need not be read back.
-        events = [event for added in together for event in added]
+        events = list(together)
     else:
         events, _undecodable = doc.events()
     pending = tuple(PendingRecord(origin=e.origin, seq=e.seq) for e in waiting)
@@ -187,7 +194,7 @@ class _Run:
 
     def applied_together(
         self, doc: CaseDoc, entries: Sequence[LogEntry]
-    ) -> list[tuple[CaseEvent, ...]] | None:
+    ) -> tuple[CaseEvent, ...] | None:
         """Try the batch fast path; None (nothing changed) when the entries need one by one."""
         if not entries or any(self._bar(e) is not None for e in entries):
             return None
@@ -261,18 +268,11 @@ def _projection(
     received = _first_received(events)
     catalog = ctx.catalog_for(received.catalog_version) if received else None
     item = _item(catalog, received.item_code) if received and catalog else None
+    item_key = (received.catalog_version, received.item_code) if received and item else None
     kept: list[CaseEvent] = []
     unauthorized: list[UnauthorizedAction] = []
     for event, received_by, handling in _routed(events):
-        why = unauthorized_reason(
-            event,
-            node=ctx.registry.get(event.node_id),
-            item=item,
-            registry=ctx.registry,
-            handling_node=handling,
-            received_by=received_by,
-            on=china_date(event.hlc.as_datetime()),
-        )
+        why = _judge(ctx, event, item, item_key, received_by=received_by, handling=handling)
         if why is None:
             kept.append(event)
         else:
@@ -329,6 +329,39 @@ def _projection(
         state_json=msgspec.json.encode(view),
     )
     return CaseProjection(case_id=case_id, state=state, row=row, parties=frozenset(parties))
+
+
+def _judge(
+    ctx: ProjectionContext,
+    event: CaseEvent,
+    item: Item | None,
+    item_key: tuple[int, str] | None,
+    *,
+    received_by: str | None,
+    handling: str | None,
+) -> str | None:
+    """:func:`~shared.authority.unauthorized_reason` of ``event``, decided once per context.
+
+    The decision depends on nothing but the event's kind, node and department (of a review),
+    the case's item, receiving and handling nodes, the day (in China) and the registry, which
+    is the context's; a backlog of similar cases repeats the same few questions.
+    """
+    day = (event.hlc.wall_ms + _CHINA_OFFSET_MS) // _DAY_MS
+    department = getattr(event, "department", None)
+    key = (type(event), event.node_id, department, item_key, handling, received_by, day)
+    if key in ctx.judged:
+        return ctx.judged[key]
+    why = unauthorized_reason(
+        event,
+        node=ctx.registry.get(event.node_id),
+        item=item,
+        registry=ctx.registry,
+        handling_node=handling,
+        received_by=received_by,
+        on=china_date(event.hlc.as_datetime()),
+    )
+    ctx.judged[key] = why
+    return why
 
 
 def _empty_state(case_id: str) -> CaseState:

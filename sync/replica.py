@@ -1,12 +1,18 @@
 """One receiver's replication engine: ingest, projection, local writes and feeds.
 
 The county and every node run a :class:`Replica` over their own :class:`~sync.store.SyncStore`.
-All mutations are serialised by one lock, so the origin's hash chain, the log positions and the
-projection watermark advance in a single order.
+Mutations are serialised by two locks: one for what ingest changes (the log, heads, held
+envelopes, client ids), taken by every ingest, and one for what projection changes (case states,
+rows, parties, the watermark and the feeds), taken by every projection; a local write takes both,
+ingest's first. So the origin's hash chain and the log positions advance in a single order, and
+so does the projection watermark, while a large backlog projected in the background holds up
+neither the next push nor another child's: it gives way to every sync call being answered.
 
 Ingest is separate from projection: a received batch is checked (:mod:`sync.verify`), appended to
 the log and acknowledged; projecting the touched cases (:mod:`sync.projection`) runs afterwards,
-once per case over everything new, and resumes from the watermark after a restart.
+once per case over everything new in a chunk of the log, and resumes from the watermark after a
+restart. Projection only ever reads log entries up to the end of its chunk, which concurrent
+ingest never changes.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.calendar import WorkingCalendar
@@ -39,20 +45,47 @@ from sync.projection import (
     project_case,
 )
 from sync.reasons import Outcome, Reason
-from sync.store import CaseRow, Head, LogEntry, Rejection, SyncStore, WriteSet
+from sync.store import CaseProjection, CaseRow, Head, LogEntry, Rejection, SyncStore, WriteSet
 from sync.verify import DEFAULT_MAX_SKEW_MS, CheckContext, Verdict, check_batch, prepare
 
-PROJECTION_CHUNK = 20_000
-"""Log entries projected per store transaction."""
+PROJECTION_CHUNK = 10_000
+"""Log entries projected per store transaction. Chunks are pipelined (one is computed while the
+next is read and the one before committed), and a commit holds up concurrent ingest commits;
+a case whose entries straddle two chunks is projected twice."""
 
 INLINE_PROJECTION_LIMIT = 1_000
 """A sync whose backlog is at most this many entries is projected before it is answered (so
 its effects show in the same round); a larger catch-up is acknowledged at once and projected
 in the background."""
+_CASES_PER_YIELD = 8
+"""Cases projected between two looks at the event loop: a background projection gives way to
+the sync calls being answered (see :meth:`Replica.answering`)."""
+GIVE_WAY_SECONDS = 1.0
+"""How long a background projection waits for answers in all, before its start and in each
+chunk, so that calls arriving back to back cannot hold it up for good."""
 RECORD_ATTEMPTS = 3
 """A local write lost to another writer process of the same node is rebuilt this many times."""
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Carried:
+    """What the chunk being committed projected: the next chunk starts from it."""
+
+    projections: dict[str, CaseProjection] = field(default_factory=dict)
+    quarantines: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Known:
+    """The inputs of a chunk's projection besides its entries."""
+
+    states: dict[str, bytes]
+    parties: dict[str, frozenset[str]]
+    views: dict[str, CaseView]
+    retry: dict[str, list[LogEntry]]
+    barred: dict[str, tuple[str, int]]
 
 
 @dataclass(frozen=True)
@@ -88,6 +121,11 @@ class Replica:
         self._clock = clock
         self._max_skew_ms = max_skew_ms
         self._lock = asyncio.Lock()
+        self._projecting = asyncio.Lock()
+        self._answering = 0
+        self._turns_wanted = 0
+        self._may_project = asyncio.Event()
+        self._may_project.set()
         self._hlc: Hlc | None = None
         self._projector: asyncio.Task[None] | None = None
         self._again = False
@@ -113,14 +151,62 @@ class Replica:
         """
         async with self._lock:
             results = await self._ingest(envelopes, cursors or {})
-            if project:
-                await self._project()
+        if project:
+            await self.project()
         return results
 
     async def project(self) -> ProjectionReport:
         """Project everything above the watermark."""
-        async with self._lock:
-            return await self._project()
+        async with self._projection_turn():
+            return await self._project(give_way=False)
+
+    @contextlib.asynccontextmanager
+    async def answering(self) -> AsyncIterator[None]:
+        """Mark a child's sync call as being answered.
+
+        Meanwhile a background projection pauses between cases, unless something waits for it
+        to finish: the call's own work (much of it database work in other threads, which a busy
+        event loop thread would slow down) goes first, and the projection takes the time between
+        the child's rounds.
+        """
+        self._answering += 1
+        self._open_gate()
+        try:
+            yield
+        finally:
+            self._answering -= 1
+            self._open_gate()
+
+    async def _give_way(self, patience: float) -> float:
+        """Wait (at most ``patience`` seconds) while sync calls are answered; the time waited."""
+        if self._may_project.is_set():
+            return 0.0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._may_project.wait(), patience)
+        return loop.time() - started
+
+    def _open_gate(self) -> None:
+        if self._answering == 0 or self._turns_wanted > 0:
+            self._may_project.set()
+        else:
+            self._may_project.clear()
+
+    @contextlib.asynccontextmanager
+    async def _projection_turn(self) -> AsyncIterator[None]:
+        """Hold the projection lock; while waiting for it, a background projection never pauses."""
+        self._turns_wanted += 1
+        self._open_gate()
+        try:
+            await self._projecting.acquire()
+        finally:
+            self._turns_wanted -= 1
+            self._open_gate()
+        try:
+            yield
+        finally:
+            self._projecting.release()
 
     async def backlog(self) -> int:
         """Log entries not yet projected."""
@@ -151,8 +237,11 @@ class Replica:
     async def _project_in_background(self) -> None:
         while True:
             self._again = False
+            # Started by a sync call: its answer (and its reads) go before the first chunk's.
+            await self._give_way(GIVE_WAY_SECONDS)
             try:
-                await self.project()
+                async with self._projection_turn():
+                    await self._project(give_way=True)
             except Exception:
                 # The watermark did not move: the next push or restart projects again.
                 logger.exception("background projection failed")
@@ -206,41 +295,101 @@ class Replica:
             self.observe(latest)
         return [_result(v) for v in verdicts[: len(envelopes)]]
 
-    async def _project(self) -> ProjectionReport:
-        total_entries = total_cases = total_rejected = 0
-        while True:
-            report = await self._project_chunk()
-            total_entries += report.entries
-            total_cases += report.cases
-            total_rejected += report.rejected
-            if report.entries < PROJECTION_CHUNK:
-                return ProjectionReport(total_entries, total_cases, total_rejected)
+    async def _project(self, *, give_way: bool) -> ProjectionReport:
+        """Project the log above the watermark, chunk after chunk.
 
-    async def _project_chunk(self) -> ProjectionReport:
+        The chunks are pipelined: while one chunk is computed, the next one is read and the
+        previous one committed (both mostly database work in other threads or processes).
+        Commits stay in log order, and a chunk is computed from what the previous one will
+        commit, not from the store, for the cases and quarantines they share.
+        """
         store = self.store
-        watermark = await store.watermark()
-        entries = await store.log_after(watermark, PROJECTION_CHUNK)
-        if not entries:
-            return ProjectionReport(0, 0, 0)
-        by_case: dict[str, list[LogEntry]] = {}
-        for entry in entries:
-            by_case.setdefault(entry.case_id, []).append(entry)
-        ids = list(by_case)
+        total = ProjectionReport(0, 0, 0)
+        entries = await store.log_after(await store.watermark(), PROJECTION_CHUNK)
+        carried = _Carried()
+        reading: asyncio.Future[list[LogEntry]] | None = None
+        committing: asyncio.Future[None] | None = None
+        try:
+            while entries:
+                known = await self._known(entries, carried)
+                if len(entries) == PROJECTION_CHUNK:
+                    reading = asyncio.ensure_future(
+                        store.log_after(entries[-1].pos, PROJECTION_CHUNK)
+                    )
+                writes = await self._project_chunk(entries, known, give_way=give_way)
+                if committing is not None:
+                    await committing
+                committing = asyncio.ensure_future(store.commit(writes))
+                carried = _Carried(
+                    {p.case_id: p for p in writes.projections}, dict(writes.quarantines)
+                )
+                total = ProjectionReport(
+                    total.entries + len(entries),
+                    total.cases + len(carried.projections),
+                    total.rejected + len(writes.rejections),
+                )
+                entries = await reading if reading is not None else []
+                reading = None
+            if committing is not None:
+                await committing
+        except BaseException as exc:
+            # Nothing after a failed chunk is committed. A commit under way holds a whole chunk:
+            # it may finish (it is stopped only when this projection is), the watermark says.
+            stopped = isinstance(exc, asyncio.CancelledError)
+            for pending, stop in ((reading, True), (committing, stopped)):
+                if pending is not None:
+                    if stop:
+                        pending.cancel()
+                    with contextlib.suppress(BaseException):
+                        await pending
+            raise
+        return total
+
+    async def _known(self, entries: list[LogEntry], carried: _Carried) -> _Known:
+        """What the chunk's cases were before it (the store's, or the previous chunk's)."""
+        store = self.store
+        ids = list(
+            dict.fromkeys(e.case_id for e in entries if e.case_id not in carried.projections)
+        )
         states = await store.case_states(ids)
         parties = await store.case_parties(ids)
         rows = await store.case_rows(ids)
-        stored = {origin: (why, 0) for origin, why in (await store.quarantined()).items()}
-        ctx = self._context()
+        for case_id in {e.case_id for e in entries} & carried.projections.keys():
+            projection = carried.projections[case_id]
+            states[case_id] = projection.state
+            parties[case_id] = projection.parties
+            rows[case_id] = projection.row
+        quarantined = {**carried.quarantines, **await store.quarantined()}
         views = {case_id: decode_view(row.state_json) for case_id, row in rows.items()}
-        retry = await self._pending_entries(views)
-        barred = dict(stored)
+        return _Known(
+            states=states,
+            parties=parties,
+            views=views,
+            retry=await self._pending_entries(views),
+            barred={origin: (why, 0) for origin, why in quarantined.items()},
+        )
+
+    async def _project_chunk(
+        self, entries: list[LogEntry], known: _Known, *, give_way: bool
+    ) -> WriteSet:
+        by_case: dict[str, list[LogEntry]] = {}
+        for entry in entries:
+            by_case.setdefault(entry.case_id, []).append(entry)
+        states, parties, views, retry = known.states, known.parties, known.views, known.retry
+        ctx = self._context()
+        barred = dict(known.barred)
         while True:
             # A violation found in one case bars its origin's later entries in every case of
             # the chunk; if this pass found a new one, project the chunk again knowing it.
             writes = WriteSet(watermark=entries[-1].pos)
             outcomes: list[tuple[str, CaseOutcome, CaseView | None]] = []
             found: dict[str, tuple[str, int]] = {}
-            for case_id, case_entries in by_case.items():
+            patience = GIVE_WAY_SECONDS if give_way else 0.0
+            for number, (case_id, case_entries) in enumerate(by_case.items(), 1):
+                if number % _CASES_PER_YIELD == 0:
+                    await asyncio.sleep(0)
+                    if patience > 0:
+                        patience -= await self._give_way(patience)
                 previous = views.get(case_id)
                 outcome = project_case(
                     case_id,
@@ -260,9 +409,8 @@ class Replica:
             if not new:
                 break
             barred.update(new)
-        await self._add_feed(writes, outcomes, parties, ctx, by_case)
-        await store.commit(writes)
-        return ProjectionReport(len(entries), len(by_case), len(writes.rejections))
+        await self._add_feed(writes, outcomes, parties, ctx, by_case, upto=entries[-1].pos)
+        return writes
 
     async def _pending_entries(self, views: dict[str, CaseView]) -> dict[str, list[LogEntry]]:
         """Log entries that an earlier projection had to keep aside, per case."""
@@ -283,6 +431,8 @@ class Replica:
         parties: dict[str, frozenset[str]],
         ctx: ProjectionContext,
         chunk: dict[str, list[LogEntry]],
+        *,
+        upto: int | None = None,
     ) -> None:
         if not self._registry().children(self.node_id):
             return
@@ -295,6 +445,10 @@ class Replica:
             and _gains_child(ctx, parties.get(case_id, frozenset()), outcome.projection.parties)
         ]
         whole = await self.store.case_log(needs_whole) if needs_whole else {}
+        if upto is not None:
+            # Entries logged after this chunk (by a concurrent ingest) are fed when their own
+            # chunk is projected, once they have passed its checks.
+            whole = {case_id: [e for e in log if e.pos <= upto] for case_id, log in whole.items()}
         for case_id, _, previous in outcomes:
             if previous is None:
                 whole[case_id] = chunk.get(case_id, [])
@@ -357,8 +511,8 @@ class Replica:
         self, case_id: str, build: Callable[[Callable[[], Hlc]], Sequence[CaseEvent]]
     ) -> CaseRow:
         assert self._key is not None
-        async with self._lock:
-            await self._project()
+        async with self._lock, self._projection_turn():
+            await self._project(give_way=False)
             head = (await self.store.heads([self.node_id])).get(self.node_id)
             # Another process of this node (the county's worker beside its web process) may
             # have written since: never stamp behind this node's own newest record.
@@ -488,9 +642,12 @@ def _order_and_heads(writes: WriteSet, chained: frozenset[str]) -> None:
     for position, entry in enumerate(writes.entries):
         first.setdefault(entry.origin, position)
     writes.entries.sort(key=lambda e: (first[e.origin], e.seq))
+    last: dict[str, LogEntry] = {}
     for entry in writes.entries:
         if entry.origin in chained:
-            writes.heads[entry.origin] = Head(entry.origin, entry.seq, entry.hash, entry.hlc)
+            last[entry.origin] = entry
+    for origin, entry in last.items():
+        writes.heads[origin] = Head(origin, entry.seq, entry.hash, entry.hlc)
 
 
 def _result(verdict: Verdict) -> EnvelopeResult:

@@ -77,12 +77,15 @@ async def serve_sync(
         InvalidError: malformed, oversized or wrong-version request (nothing was changed).
         AuthenticationError / PermissionDeniedError: the caller is not an active child.
     """
-    registry = replica.registry
-    caller = authenticate(auth_header, body, registry, replica.node_id, now_ms)
-    request = decode_request(body)
-    if request.node_id != caller.node_id:
-        raise PermissionDeniedError("请求中的节点与签名节点不一致。", code="node_mismatch")
-    response = await handle_sync(replica, request, caller, release_newer_than=release_newer_than)
-    if on_served is not None:
-        await on_served(caller, request, response)
-    return encode(response)
+    async with replica.answering():
+        registry = replica.registry
+        caller = authenticate(auth_header, body, registry, replica.node_id, now_ms)
+        request = decode_request(body)
+        if request.node_id != caller.node_id:
+            raise PermissionDeniedError("请求中的节点与签名节点不一致。", code="node_mismatch")
+        response = await handle_sync(
+            replica, request, caller, release_newer_than=release_newer_than
+        )
+        if on_served is not None:
+            await on_served(caller, request, response)
+        return encode(response)

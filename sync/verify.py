@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import msgspec
+
 from shared.errors import InvalidError, SignatureInvalidError
 from shared.hlc import Hlc
 from shared.registry import NodeStatus, Registry
@@ -31,8 +33,8 @@ DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000
 """How far ahead of the receiver's clock an envelope's HLC may be before it is held."""
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+# One per envelope of a batch; plain values only (gc=False, as sync.envelope explains).
+class Verdict(msgspec.Struct, frozen=True, gc=False):
     """The outcome for one envelope; ``entry`` is set whenever the body decoded."""
 
     envelope: Envelope

@@ -1,10 +1,13 @@
 """Columns of the replication tables and the conversions between them and sync/store.py values.
 
-Rows come back from either driver (SQLite dicts, asyncpg records); both are read by column name.
+Rows come back from either driver (``sqlite3.Row``, asyncpg records); both are read by column
+name. SQLite rows come without Piccolo's converters: dates and timestamps are the ISO text
+Piccolo's adapters stored, and are parsed here as Piccolo would.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
@@ -97,19 +100,20 @@ def entry_values(e: LogEntry) -> tuple[Any, ...]:
     )
 
 
-def log_entry(r: Any) -> LogEntry:
-    """An entry from a row with the ``LOG`` columns (``pos`` 0 for held rows)."""
+def log_entry(r: Any, at: int = 0) -> LogEntry:
+    """An entry from a row holding the ``LOG`` columns in order from index ``at`` (``pos`` 0 for
+    held rows). Read by position: a log read returns tens of thousands of rows."""
     return LogEntry(
-        origin=r["origin"],
-        seq=r["seq"],
-        hash=r["hash"],
-        prev=r["prev"],
-        case_id=r["case_id"],
-        hlc=Hlc(r["hlc_wall"], r["hlc_counter"]),
-        client_id=r["client_id"],
-        update_hash=r["update_hash"],
-        envelope=Envelope(body=r["body"], sig=r["sig"]),
-        pos=r["pos"],
+        origin=r[at + 1],
+        seq=r[at + 2],
+        hash=r[at + 3],
+        prev=r[at + 4],
+        case_id=r[at + 5],
+        hlc=Hlc(r[at + 6], r[at + 7]),
+        client_id=r[at + 8],
+        update_hash=r[at + 9],
+        envelope=Envelope(body=r[at + 10], sig=r[at + 11]),
+        pos=r[at],
     )
 
 
@@ -136,7 +140,7 @@ def rejection_of(r: Any) -> Rejection:
         reason=Reason(r["reason"]),
         detail=r["detail"],
         envelope=Envelope(body=r["body"], sig=r["sig"]),
-        received_at=r["received_at"],
+        received_at=_moment(r["received_at"]),
     )
 
 
@@ -178,10 +182,10 @@ def case_row(r: Any) -> CaseRow:
         status=r["status"],
         receipt_no=r["receipt_no"],
         applicant_name=r["applicant_name"],
-        received_on=r["received_on"],
-        accepted_on=r["accepted_on"],
-        promised_due=r["promised_due"],
-        statutory_due=r["statutory_due"],
+        received_on=_day(r["received_on"]),
+        accepted_on=_day(r["accepted_on"]),
+        promised_due=_day(r["promised_due"]),
+        statutory_due=_day(r["statutory_due"]),
         due_provisional=bool(r["due_provisional"]),
         paused=bool(r["paused"]),
         finished=bool(r["finished"]),
@@ -191,3 +195,16 @@ def case_row(r: Any) -> CaseRow:
         last_hlc=Hlc(r["last_hlc_wall"], r["last_hlc_counter"]),
         state_json=r["state_json"],
     )
+
+
+def _day(value: date | str | None) -> date | None:
+    """A DATE column: a date from asyncpg, ISO text from SQLite."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _moment(value: datetime | str) -> datetime:
+    """A TIMESTAMPTZ column: from asyncpg as is; from SQLite, UTC text (naive for the column's
+    ``current_timestamp`` default)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value

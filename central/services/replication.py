@@ -50,12 +50,13 @@ class SyncService:
 
     async def serve(self, body: bytes, auth_header: str | None) -> bytes:
         """One sync round trip (see :func:`sync.server.serve_sync`)."""
-        await self._releases.current()
-        return await serve_sync(
-            self._replica,
-            body,
-            auth_header,
-            now_ms=int(self._clock().timestamp() * 1000),
-            release_newer_than=self._releases.newer_than,
-            on_served=self._on_served,
-        )
+        async with self._replica.answering():
+            await self._releases.current()
+            return await serve_sync(
+                self._replica,
+                body,
+                auth_header,
+                now_ms=int(self._clock().timestamp() * 1000),
+                release_newer_than=self._releases.newer_than,
+                on_served=self._on_served,
+            )

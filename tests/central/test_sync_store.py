@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from central.db.bulk_sql import key_clauses
@@ -248,7 +249,7 @@ async def test_sync_store_bulk_batches_are_chunked_and_read_in_full(
     assert await store.known_updates(updates) == {e.update_hash for e in entries}
     logged = await store.log_after(0, 10_000)
     assert [e.pos for e in logged] == list(range(1, 2_501))
-    assert logged == [dataclasses.replace(e, pos=i) for i, e in enumerate(entries, 1)]
+    assert logged == [msgspec.structs.replace(e, pos=i) for i, e in enumerate(entries, 1)]
     case_log = await store.case_log([f"c{i}" for i in range(7)])
     assert sum(len(v) for v in case_log.values()) == 2_500
     assert all([e.pos for e in v] == sorted(e.pos for e in v) for v in case_log.values())
@@ -258,7 +259,7 @@ async def test_sync_store_bulk_batches_are_chunked_and_read_in_full(
 
 
 async def test_sync_store_stores_extreme_values(store: PiccoloSyncStore) -> None:
-    big = dataclasses.replace(
+    big = msgspec.structs.replace(
         entry("县/乡 'x'", 2**62, "案-1"), hlc=Hlc(2**62, 2**40), client_id=BIG_CLIENT
     )
     received = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -275,7 +276,7 @@ async def test_sync_store_stores_extreme_values(store: PiccoloSyncStore) -> None
     await store.commit(
         WriteSet(entries=[big], client_claims={BIG_CLIENT: "a"}, rejections=[rejection])
     )
-    assert await store.log_after(0, 1) == [dataclasses.replace(big, pos=1)]
+    assert await store.log_after(0, 1) == [msgspec.structs.replace(big, pos=1)]
     assert await store.client_owners([BIG_CLIENT]) == {BIG_CLIENT: "a"}
     assert await store.rejections() == [rejection]
     assert (await store.rejections())[0].received_at.utcoffset() == timedelta(0)

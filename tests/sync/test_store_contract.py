@@ -6,12 +6,12 @@ joins the suite by registering itself there.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import random
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
 import pytest
 
 from shared.hlc import Hlc
@@ -69,7 +69,7 @@ def chain(
 
 
 def logged(entries: list[LogEntry], first_pos: int) -> list[LogEntry]:
-    return [dataclasses.replace(e, pos=first_pos + i) for i, e in enumerate(entries)]
+    return [msgspec.structs.replace(e, pos=first_pos + i) for i, e in enumerate(entries)]
 
 
 def head_of(entry: LogEntry) -> Head:
@@ -283,7 +283,9 @@ async def test_case_log_groups_by_case_in_pos_order(store: SyncStore) -> None:
     pos = {(e.origin, e.seq): e.pos for e in await store.log_after(0, 10)}
     got = await store.case_log(["case-2", "case-1", "case-9", "case-1"])
     assert set(got) == {"case-1", "case-2"}
-    assert got["case-1"] == [dataclasses.replace(e, pos=pos[(e.origin, e.seq)]) for e in a[0::2]]
+    assert got["case-1"] == [
+        msgspec.structs.replace(e, pos=pos[(e.origin, e.seq)]) for e in a[0::2]
+    ]
     assert [(e.origin, e.seq, e.pos) for e in got["case-2"]] == [
         ("town-b", 1, 2),
         ("town-a", 2, 3),
