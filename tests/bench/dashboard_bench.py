@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from central.db.catalog_store import CatalogStore
 from central.db.engine import close_database, make_engine, open_database
@@ -48,7 +47,7 @@ from central.services.releases import ReleaseService
 from central.services.supervision_rules import RuleService
 from shared.delegation import Tier
 from shared.registry import COUNTY_NODE_ID, NodeRecord, Registry
-from tests.bench.supervision_bench import DAY_ONE, NODES, SIZE, _generate_sql
+from tests.bench.supervision_bench import DAY_ONE, NODES, SIZE, _generate_sql, in_scratch_database
 
 REPEATS = 15
 TOWNSHIPS = 50
@@ -201,27 +200,6 @@ async def _bench(url: str | None, folder: Path, size: int) -> list[tuple[str, fl
     return results
 
 
-async def _in_scratch_database(url: str, folder: Path, size: int) -> list[tuple[str, float, float]]:
-    import asyncpg
-
-    name = "tongban_dashboard_bench"
-    admin = await asyncpg.connect(url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(url)
-    try:
-        return await _bench(urlunsplit(parts._replace(path=f"/{name}")), folder, size)
-    finally:
-        admin = await asyncpg.connect(url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
 def run_bench(size: int = SIZE) -> list[str]:
     """Run on SQLite, and on PostgreSQL when ``TONGBAN_TEST_POSTGRES_URL`` is set."""
     lines = [
@@ -241,7 +219,13 @@ def run_bench(size: int = SIZE) -> list[str]:
             if target is None:
                 results = asyncio.run(_bench(None, Path(folder), size))
             else:
-                results = asyncio.run(_in_scratch_database(target, Path(folder), size))
+                results = asyncio.run(
+                    in_scratch_database(
+                        target,
+                        "tongban_dashboard_bench",
+                        lambda db: _bench(db, Path(folder), size),
+                    )
+                )
         for label, ours, theirs in results:
             ratio = ours / theirs if theirs else float("inf")
             lines.append(

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from central.db.catalog_store import CatalogStore
@@ -30,6 +30,8 @@ from central.services.releases import ReleaseService
 from central.services.signals import SignalService
 from central.services.supervision_rules import RuleService
 from shared.calendar import official_calendar
+
+T = TypeVar("T")
 
 SIZE = 1_000_000
 NODES = 1_000
@@ -172,10 +174,10 @@ async def _bench(url: str | None, folder: Path, size: int) -> list[tuple[str, fl
     return results
 
 
-async def _in_scratch_database(url: str, folder: Path, size: int) -> list[tuple[str, float]]:
+async def in_scratch_database(url: str, name: str, bench: Callable[[str], Awaitable[T]]) -> T:
+    """Run ``bench`` on a PostgreSQL database ``name`` made for it and dropped afterwards."""
     import asyncpg
 
-    name = "tongban_supervision_bench"
     admin = await asyncpg.connect(url)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -184,7 +186,7 @@ async def _in_scratch_database(url: str, folder: Path, size: int) -> list[tuple[
         await admin.close()
     parts = urlsplit(url)
     try:
-        return await _bench(urlunsplit(parts._replace(path=f"/{name}")), folder, size)
+        return await bench(urlunsplit(parts._replace(path=f"/{name}")))
     finally:
         admin = await asyncpg.connect(url)
         try:
@@ -216,7 +218,13 @@ def run_bench(size: int = SIZE) -> list[str]:
             if target is None:
                 results = asyncio.run(_bench(None, Path(folder), size))
             else:
-                results = asyncio.run(_in_scratch_database(target, Path(folder), size))
+                results = asyncio.run(
+                    in_scratch_database(
+                        target,
+                        "tongban_supervision_bench",
+                        lambda db: _bench(db, Path(folder), size),
+                    )
+                )
         base = dict(results)["one set-based UPDATE of the open rows"]
         for label, seconds in results:
             ratio = "" if label.startswith("generate") else f"{seconds / base:.2f}x"
