@@ -62,6 +62,7 @@ from central.settings import CentralSettings
 from shared.delegation import Tier
 from shared.signing import SigningKey
 from sync.keys import ensure_private_key
+from sync.projection_helpers import ProjectionHelpers, auto_helpers
 from web.frame import service_app
 from web.sessions import EXCEPTION_HANDLERS as SESSION_ERROR_HANDLERS
 from web.sessions import csrf_config
@@ -85,7 +86,10 @@ def create_app(settings: CentralSettings, *, clock: Callable[[], datetime] = _ut
     releases = ReleaseService(CatalogStore(), RegistryStore(), key, clock)
     registry = RegistryService(RegistryStore(), releases, key, clock)
     guide = GuideService(releases)
-    replica = county_replica(PiccoloSyncStore(engine), releases, key, clock)
+    helpers = ProjectionHelpers(
+        auto_helpers() if settings.projection_helpers is None else settings.projection_helpers
+    )
+    replica = county_replica(PiccoloSyncStore(engine), releases, key, clock, helpers)
     county_window = CountyWindow(replica, releases, settings.county_code, clock)
     status = CentralStatusService(settings, engine, releases, replica)
     node_contacts = NodeContactService(engine, clock)
@@ -119,6 +123,7 @@ def create_app(settings: CentralSettings, *, clock: Callable[[], datetime] = _ut
         finally:
             # A background projection resumes from its watermark at the next start.
             await replica.cancel_background()
+            helpers.close()
             await close_database(engine)
 
     app = service_app(

@@ -29,6 +29,9 @@ class CentralSettings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     debug: bool = False
+    projection_helpers: int | None = None
+    """Processes that project replicated cases beside the web process (0: none); unset means
+    one per core beyond the first, at most three (:mod:`sync.projection_helpers`)."""
 
     @property
     def sqlite_path(self) -> Path:
@@ -59,6 +62,7 @@ class CentralSettings:
             "host": env.get("CENTRAL_HOST", cls.host),
             "port": _port(env.get("CENTRAL_PORT", str(DEFAULT_PORT)), "CENTRAL_PORT"),
             "debug": env.get("CENTRAL_DEBUG", "") in {"1", "true", "yes"},
+            "projection_helpers": _helpers(env.get("CENTRAL_PROJECTION_HELPERS", "")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
@@ -70,6 +74,17 @@ class CentralSettings:
                 code="settings_invalid",
             )
         return settings
+
+
+def _helpers(text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > 64:
+        raise InvalidError(
+            f"CENTRAL_PROJECTION_HELPERS 必须是 0–64 之间的整数，收到：{text!r}",
+            code="settings_invalid",
+        )
+    return int(text)
 
 
 def _port(text: str, name: str) -> int:

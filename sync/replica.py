@@ -13,6 +13,11 @@ the log and acknowledged; projecting the touched cases (:mod:`sync.projection`) 
 once per case over everything new in a chunk of the log, and resumes from the watermark after a
 restart. Projection only ever reads log entries up to the end of its chunk, which concurrent
 ingest never changes.
+
+With helper processes (:mod:`sync.projection_helpers`, the county's), the pure work of
+projecting each case is shared between the loop and the helpers, and a long push is projected
+while it is still arriving: the helpers take a chunk's slices as soon as it is logged, the loop
+joins once the calls pause. Reading, merging and committing stay on the loop, in log order.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from shared.calendar import WorkingCalendar
 from shared.catalog import Catalog
@@ -44,6 +50,7 @@ from sync.projection import (
     merge_case_outcome,
     project_case,
 )
+from sync.projection_helpers import CaseJob, Helper, HelperLostError, ProjectionHelpers
 from sync.reasons import Outcome, Reason
 from sync.store import CaseProjection, CaseRow, Head, LogEntry, Rejection, SyncStore, WriteSet
 from sync.verify import DEFAULT_MAX_SKEW_MS, CheckContext, Verdict, check_batch, prepare
@@ -53,6 +60,9 @@ PROJECTION_CHUNK = 10_000
 next is read and the one before committed), and a commit holds up concurrent ingest commits;
 a case whose entries straddle two chunks is projected twice."""
 
+HELPED_PROJECTION_CHUNK = 2_500
+"""The chunk with helper processes, which project while a push is still arriving: a smaller
+chunk's commit holds up the push's own commits for less time."""
 INLINE_PROJECTION_LIMIT = 1_000
 """A sync whose backlog is at most this many entries is projected before it is answered (so
 its effects show in the same round); a larger catch-up is acknowledged at once and projected
@@ -63,6 +73,9 @@ the sync calls being answered (see :meth:`Replica.answering`)."""
 GIVE_WAY_SECONDS = 1.0
 """How long a background projection waits for answers in all, before its start and in each
 chunk, so that calls arriving back to back cannot hold it up for good."""
+CALLS_PAUSED_SECONDS = 0.05
+"""With helper processes, the loop joins a background projection once no sync call has been
+answered for this long: a child's push sends its rounds closer together than that."""
 RECORD_ATTEMPTS = 3
 """A local write lost to another writer process of the same node is rebuilt this many times."""
 
@@ -75,6 +88,13 @@ class _Carried:
 
     projections: dict[str, CaseProjection] = field(default_factory=dict)
     quarantines: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Patience:
+    """How long a background projection may still wait for sync calls in this chunk."""
+
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -111,8 +131,10 @@ class Replica:
         calendar: Callable[[], WorkingCalendar],
         clock: Callable[[], datetime],
         max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
+        helpers: ProjectionHelpers | None = None,
     ) -> None:
         self.store = store
+        self._helpers = helpers
         self.node_id = node_id
         self._key = key
         self._registry = registry
@@ -123,6 +145,7 @@ class Replica:
         self._lock = asyncio.Lock()
         self._projecting = asyncio.Lock()
         self._answering = 0
+        self._answered_at = 0.0
         self._turns_wanted = 0
         self._may_project = asyncio.Event()
         self._may_project.set()
@@ -175,7 +198,22 @@ class Replica:
             yield
         finally:
             self._answering -= 1
+            self._answered_at = asyncio.get_running_loop().time()
             self._open_gate()
+
+    async def _calls_paused(self, drained: asyncio.Event) -> None:
+        """Wait until no sync call has been answered for ``CALLS_PAUSED_SECONDS`` (a child's
+        push is over, not merely between two of its rounds), or until ``drained`` is set."""
+        loop = asyncio.get_running_loop()
+        while not drained.is_set():
+            if not self._may_project.is_set():
+                await _first_of(self._may_project.wait(), drained.wait())
+                continue
+            quiet = loop.time() - self._answered_at
+            if quiet >= CALLS_PAUSED_SECONDS:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(drained.wait(), CALLS_PAUSED_SECONDS - quiet)
 
     async def _give_way(self, patience: float) -> float:
         """Wait (at most ``patience`` seconds) while sync calls are answered; the time waited."""
@@ -219,6 +257,16 @@ class Replica:
         else:
             self.project_soon()
 
+    async def project_while_ingesting(self) -> None:
+        """Mid-push: with helper processes, start projecting once a whole chunk is waiting.
+
+        Without helpers the loop would take that time from the push itself, so it waits for
+        the push's end (:meth:`project_after_ingest`) and projects each case once.
+        """
+        helped = self._helpers is not None and self._helpers.count > 0
+        if helped and await self.backlog() >= self._chunk():
+            self.project_soon()
+
     def project_soon(self) -> None:
         """Start a background projection (one at a time; a request during it runs another)."""
         if self._projector is not None and not self._projector.done():
@@ -237,8 +285,9 @@ class Replica:
     async def _project_in_background(self) -> None:
         while True:
             self._again = False
-            # Started by a sync call: its answer (and its reads) go before the first chunk's.
-            await self._give_way(GIVE_WAY_SECONDS)
+            if self._helpers is None or self._helpers.count == 0:
+                # Started by a sync call: its answer (and its reads) go before the first chunk's.
+                await self._give_way(GIVE_WAY_SECONDS)
             try:
                 async with self._projection_turn():
                     await self._project(give_way=True)
@@ -305,17 +354,16 @@ class Replica:
         """
         store = self.store
         total = ProjectionReport(0, 0, 0)
-        entries = await store.log_after(await store.watermark(), PROJECTION_CHUNK)
+        chunk = self._chunk()
+        entries = await store.log_after(await store.watermark(), chunk)
         carried = _Carried()
         reading: asyncio.Future[list[LogEntry]] | None = None
         committing: asyncio.Future[None] | None = None
         try:
             while entries:
                 known = await self._known(entries, carried)
-                if len(entries) == PROJECTION_CHUNK:
-                    reading = asyncio.ensure_future(
-                        store.log_after(entries[-1].pos, PROJECTION_CHUNK)
-                    )
+                if len(entries) == chunk:
+                    reading = asyncio.ensure_future(store.log_after(entries[-1].pos, chunk))
                 writes = await self._project_chunk(entries, known, give_way=give_way)
                 if committing is not None:
                     await committing
@@ -344,6 +392,10 @@ class Replica:
                         await pending
             raise
         return total
+
+    def _chunk(self) -> int:
+        helped = self._helpers is not None and self._helpers.count > 0
+        return min(PROJECTION_CHUNK, HELPED_PROJECTION_CHUNK) if helped else PROJECTION_CHUNK
 
     async def _known(self, entries: list[LogEntry], carried: _Carried) -> _Known:
         """What the chunk's cases were before it (the store's, or the previous chunk's)."""
@@ -382,35 +434,130 @@ class Replica:
             # A violation found in one case bars its origin's later entries in every case of
             # the chunk; if this pass found a new one, project the chunk again knowing it.
             writes = WriteSet(watermark=entries[-1].pos)
+            jobs = [
+                CaseJob(
+                    case_id=case_id,
+                    state=states.get(case_id),
+                    entries=case_entries,
+                    previous_view=views.get(case_id),
+                    retry=retry.get(case_id, []),
+                )
+                for case_id, case_entries in by_case.items()
+            ]
+            computed = await self._compute(jobs, ctx, barred, give_way=give_way)
             outcomes: list[tuple[str, CaseOutcome, CaseView | None]] = []
             found: dict[str, tuple[str, int]] = {}
-            patience = GIVE_WAY_SECONDS if give_way else 0.0
-            for number, (case_id, case_entries) in enumerate(by_case.items(), 1):
-                if number % _CASES_PER_YIELD == 0:
-                    await asyncio.sleep(0)
-                    if patience > 0:
-                        patience -= await self._give_way(patience)
-                previous = views.get(case_id)
-                outcome = project_case(
-                    case_id,
-                    states.get(case_id),
-                    case_entries,
-                    ctx,
-                    quarantined=barred,
-                    previous_view=previous,
-                    retry=retry.get(case_id, ()),
-                )
+            for job, outcome in zip(jobs, computed, strict=True):
                 for origin, (why, seq) in outcome.quarantines.items():
                     if origin not in found or seq < found[origin][1]:
                         found[origin] = (why, seq)
                 merge_case_outcome(writes, outcome)
-                outcomes.append((case_id, outcome, previous))
+                outcomes.append((job.case_id, outcome, job.previous_view))
             new = {o: v for o, v in found.items() if o not in barred or v[1] < barred[o][1]}
             if not new:
                 break
             barred.update(new)
         await self._add_feed(writes, outcomes, parties, ctx, by_case, upto=entries[-1].pos)
         return writes
+
+    async def _compute(
+        self,
+        jobs: list[CaseJob],
+        ctx: ProjectionContext,
+        barred: dict[str, tuple[str, int]],
+        *,
+        give_way: bool,
+    ) -> list[CaseOutcome]:
+        """Project ``jobs`` on the loop and in the helper processes; outcomes in job order.
+
+        Slices are handed out one at a time to whoever is free: the helpers keep working while
+        the loop answers sync calls, and the loop takes slices between the calls.
+        """
+        pool = self._helpers
+        patience = _Patience(GIVE_WAY_SECONDS if give_way else 0.0)
+        if pool is None or len(jobs) <= pool.slice_cases:
+            return await self._compute_here(jobs, ctx, barred, patience)
+        helpers = await pool.available()
+        if not helpers:
+            return await self._compute_here(jobs, ctx, barred, patience)
+        size = pool.slice_cases
+        slices = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        done: list[list[CaseOutcome]] = [[] for _ in slices]
+        order = iter(range(len(slices)))
+        drained = asyncio.Event()
+        helping = len(helpers)
+
+        def take() -> int | None:
+            number = next(order, None)
+            if number is None:
+                drained.set()
+            return number
+
+        async def remote(helper: Helper) -> None:
+            nonlocal helping
+            try:
+                while (number := take()) is not None:
+                    try:
+                        done[number] = await pool.project(helper, slices[number], ctx, barred)
+                    except HelperLostError:
+                        done[number] = await self._compute_here(
+                            slices[number], ctx, barred, _Patience(0.0)
+                        )
+                        return
+            finally:
+                helping -= 1
+
+        async def here() -> None:
+            while True:
+                await asyncio.sleep(0)  # a helper that has finished a slice takes the next
+                if give_way and helping:
+                    # The loop's time goes to the calls; the helpers go on meanwhile.
+                    await self._calls_paused(drained)
+                if (number := take()) is None:
+                    return
+                # While helpers work, a slice taken is finished at once (a slice is about
+                # ten milliseconds): held up, it would hold up the whole chunk.
+                waits = patience if not helping else _Patience(0.0)
+                done[number] = await self._compute_here(slices[number], ctx, barred, waits)
+
+        # A failure anywhere stops the others before this returns: a helper is never left
+        # answering a call nobody waits for.
+        try:
+            async with asyncio.TaskGroup() as group:
+                for helper in helpers:
+                    group.create_task(remote(helper))
+                group.create_task(here())
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # what projecting on the loop alone raises
+        return [outcome for part in done for outcome in part]
+
+    async def _compute_here(
+        self,
+        jobs: Sequence[CaseJob],
+        ctx: ProjectionContext,
+        barred: dict[str, tuple[str, int]],
+        patience: _Patience,
+    ) -> list[CaseOutcome]:
+        """Project ``jobs`` on the loop, looking at it every few cases; while sync calls are
+        answered it waits, as long as ``patience`` lasts."""
+        outcomes: list[CaseOutcome] = []
+        for number, job in enumerate(jobs, 1):
+            if number % _CASES_PER_YIELD == 0:
+                await asyncio.sleep(0)
+                if patience.seconds > 0:
+                    patience.seconds -= await self._give_way(patience.seconds)
+            outcomes.append(
+                project_case(
+                    job.case_id,
+                    job.state,
+                    job.entries,
+                    ctx,
+                    quarantined=barred,
+                    previous_view=job.previous_view,
+                    retry=job.retry,
+                )
+            )
+        return outcomes
 
     async def _pending_entries(self, views: dict[str, CaseView]) -> dict[str, list[LogEntry]]:
         """Log entries that an earlier projection had to keep aside, per case."""
@@ -676,6 +823,16 @@ def _check_own(events: Sequence[CaseEvent], node_id: str, case_id: str) -> None:
         if event.node_id != node_id or event.case_id != case_id:
             raise InvalidError("事件必须属于本节点和本办件。", code="foreign_event")
         event.validate()
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait until any of ``waits`` finishes; the others are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _ms(moment: datetime) -> int:

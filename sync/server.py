@@ -40,6 +40,8 @@ async def handle_sync(
     results = await replica.receive(request.envelopes, project=False)
     if request.final:
         await replica.project_after_ingest()
+    else:
+        await replica.project_while_ingesting()
     store = replica.store
     subtree = replica.registry.subtree(caller.node_id)
     heads = await store.heads(subtree)

@@ -2,4 +2,5 @@
 
 from tongban.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # helper processes import this module again without running it
+    raise SystemExit(main())

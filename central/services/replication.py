@@ -9,6 +9,7 @@ from central.services.releases import ReleaseService
 from shared.registry import COUNTY_NODE_ID, NodeRecord
 from shared.signing import SigningKey
 from sync.messages import SyncRequest, SyncResponse
+from sync.projection_helpers import ProjectionHelpers
 from sync.replica import Replica
 from sync.server import serve_sync
 from sync.store import SyncStore
@@ -19,6 +20,7 @@ def county_replica(
     releases: ReleaseService,
     key: Callable[[], SigningKey],
     clock: Callable[[], datetime],
+    helpers: ProjectionHelpers | None = None,
 ) -> Replica:
     """A replica whose registry, catalogs and calendar come from the releases in force."""
     return Replica(
@@ -29,6 +31,7 @@ def county_replica(
         catalog_for=releases.catalog_for,
         calendar=releases.calendar_now,
         clock=clock,
+        helpers=helpers,
     )
 
 
