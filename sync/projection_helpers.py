@@ -235,9 +235,7 @@ class Helper:
             return
         try:
             greeting = await asyncio.wait_for(self._receive(), timeout)
-        except TimeoutError:
-            return
-        except HelperLostError:
+        except (TimeoutError, HelperLostError):
             return
         self.ready = greeting == _READY
         if not self.ready:
